@@ -1,0 +1,373 @@
+//! The Lambda entry point: S3 notifications, directly or wrapped in SQS messages.
+//!
+//! Deployed, S3 sends `ObjectCreated` for `uploads/*.zip` to an SQS queue that triggers
+//! this function (so bursts are buffered and failures land in a dead-letter queue); a
+//! direct S3 trigger works too. For SQS the answer lists only the messages that failed
+//! (`ReportBatchItemFailures`), so one bad message does not redeliver its neighbours.
+
+use std::path::PathBuf;
+
+use aws_lambda_events::{
+    s3::{S3Event, S3EventRecord},
+    sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent},
+};
+use chrono::{DateTime, Utc};
+use common::error::{FunctionError, error_chain};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::MySqlPool;
+
+use crate::{
+    ledger::Source,
+    objects::{self, Download, ObjectError},
+    pipeline::{self, ImportError},
+    report::ImportReport,
+    settings::ImportSettings,
+};
+
+/// What the handler needs, built once per execution environment.
+#[derive(Debug, Clone)]
+pub struct ImportDeps {
+    pub pool: MySqlPool,
+    pub s3: aws_sdk_s3::Client,
+    pub settings: ImportSettings,
+    /// Where uploads are spooled (Lambda's `/tmp`).
+    pub spool_dir: PathBuf,
+}
+
+/// One object named by an S3 notification, with its key decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEvent {
+    pub bucket: String,
+    pub key: String,
+    pub etag: Option<String>,
+    pub size: Option<u64>,
+    pub event_time: DateTime<Utc>,
+}
+
+/// S3 notification keys are URL-encoded with `+` for spaces; this undoes both.
+pub fn decode_key(raw: &str) -> String {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn object_event(record: &S3EventRecord) -> Result<ObjectEvent, FunctionError> {
+    let bucket = record
+        .s3
+        .bucket
+        .name
+        .clone()
+        .ok_or_else(|| FunctionError::InvalidEvent("record without bucket name".into()))?;
+    let raw_key = record
+        .s3
+        .object
+        .key
+        .as_deref()
+        .ok_or_else(|| FunctionError::InvalidEvent("record without object key".into()))?;
+    Ok(ObjectEvent {
+        bucket,
+        key: decode_key(raw_key),
+        etag: record
+            .s3
+            .object
+            .e_tag
+            .as_ref()
+            .map(|t| t.trim_matches('"').to_owned())
+            .filter(|t| !t.is_empty()),
+        size: record.s3.object.size.and_then(|s| u64::try_from(s).ok()),
+        event_time: record.event_time,
+    })
+}
+
+/// The outcome for one object, as the function answers it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ObjectOutcome {
+    pub bucket: String,
+    pub key: String,
+    /// `completed`, `already_imported`, `failed`, `missing`, `superseded` or `ignored`.
+    pub status: String,
+    pub import_id: Option<u64>,
+    pub inserted: u64,
+    pub already_present: u64,
+    pub rejected: u64,
+    pub moved_to: Option<String>,
+    pub report_key: Option<String>,
+    pub error: Option<String>,
+}
+
+impl ObjectOutcome {
+    fn bare(event: &ObjectEvent, status: &str) -> Self {
+        Self {
+            bucket: event.bucket.clone(),
+            key: event.key.clone(),
+            status: status.into(),
+            import_id: None,
+            inserted: 0,
+            already_present: 0,
+            rejected: 0,
+            moved_to: None,
+            report_key: None,
+            error: None,
+        }
+    }
+}
+
+/// A failure worth a retry while handling one object.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    #[error("spooling to local disk: {0}")]
+    Spool(#[from] std::io::Error),
+    #[error("database error while recording the move")]
+    Ledger(#[from] sqlx::Error),
+}
+
+/// Handles any payload the function can receive.
+///
+/// # Errors
+/// [`FunctionError::InvalidEvent`] for a payload that is neither an S3 nor an SQS event;
+/// [`FunctionError::Retryable`] when an object of a direct S3 event hit a transient failure.
+pub async fn handle(payload: Value, deps: &ImportDeps) -> Result<Value, FunctionError> {
+    if is_test_event(&payload) {
+        tracing::info!("ignoring s3:TestEvent");
+        return Ok(serde_json::json!({ "ignored": "s3:TestEvent" }));
+    }
+    let source = payload
+        .pointer("/Records/0/eventSource")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    match source.as_str() {
+        "aws:sqs" => {
+            let event: SqsEvent = serde_json::from_value(payload)
+                .map_err(|e| FunctionError::InvalidEvent(e.to_string()))?;
+            to_json(&handle_sqs(event, deps).await)
+        }
+        "aws:s3" => {
+            let event: S3Event = serde_json::from_value(payload)
+                .map_err(|e| FunctionError::InvalidEvent(e.to_string()))?;
+            to_json(&handle_s3(&event, deps).await?)
+        }
+        other => Err(FunctionError::InvalidEvent(format!(
+            "expected an S3 or SQS event, got event source {other:?}"
+        ))),
+    }
+}
+
+fn to_json(answer: &impl Serialize) -> Result<Value, FunctionError> {
+    serde_json::to_value(answer).map_err(FunctionError::retryable)
+}
+
+fn is_test_event(payload: &Value) -> bool {
+    payload.get("Event").and_then(Value::as_str) == Some("s3:TestEvent")
+}
+
+/// Handles a direct S3 event: every record in turn; a transient failure fails the
+/// invocation so Lambda retries it (records done before are then "already imported").
+///
+/// # Errors
+/// [`FunctionError::Retryable`] on the first transient failure.
+pub async fn handle_s3(
+    event: &S3Event,
+    deps: &ImportDeps,
+) -> Result<Vec<ObjectOutcome>, FunctionError> {
+    let mut outcomes = Vec::with_capacity(event.records.len());
+    for record in &event.records {
+        let object = object_event(record)?;
+        let outcome = process_object(&object, deps).await.map_err(|e| {
+            tracing::error!(key = %object.key, error = %error_chain(&e), "import failed; the event will be retried");
+            FunctionError::retryable(e)
+        })?;
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// Handles an SQS batch whose bodies are S3 events; returns the ids of the messages to
+/// redeliver. A body that is not an S3 event is reported as failed, so SQS moves it to the
+/// dead-letter queue after its retries instead of dropping it.
+pub async fn handle_sqs(event: SqsEvent, deps: &ImportDeps) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("sqs_message", message_id = %id);
+        let _guard = span.enter();
+        if let Err(reason) = handle_message(message.body.as_deref().unwrap_or_default(), deps).await
+        {
+            tracing::error!(message_id = %id, error = %reason, "message failed");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+async fn handle_message(body: &str, deps: &ImportDeps) -> Result<(), String> {
+    let payload: Value =
+        serde_json::from_str(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    if is_test_event(&payload) {
+        return Ok(());
+    }
+    let event: S3Event =
+        serde_json::from_value(payload).map_err(|e| format!("body is not an S3 event: {e}"))?;
+    if event.records.is_empty() {
+        return Err("S3 event without records".into());
+    }
+    for record in &event.records {
+        let object = object_event(record).map_err(|e| e.to_string())?;
+        process_object(&object, deps)
+            .await
+            .map_err(|e| error_chain(&e))?;
+    }
+    Ok(())
+}
+
+/// Imports one object and moves it. Idempotent: a redelivered event finds the ledger row
+/// completed (or the object already moved) and changes nothing.
+///
+/// # Errors
+/// [`ProcessError`] for failures worth a retry; the object then stays in `uploads/`.
+pub async fn process_object(
+    event: &ObjectEvent,
+    deps: &ImportDeps,
+) -> Result<ObjectOutcome, ProcessError> {
+    let settings = &deps.settings;
+    let Some(rest) = event
+        .key
+        .strip_prefix(&settings.uploads_prefix)
+        .filter(|r| r.to_ascii_lowercase().ends_with(".zip"))
+    else {
+        tracing::info!(key = %event.key, "ignored: not an uploads/*.zip object");
+        return Ok(ObjectOutcome::bare(event, "ignored"));
+    };
+    let spool = tempfile::NamedTempFile::new_in(&deps.spool_dir)?;
+    let (etag, size) = match objects::download(
+        &deps.s3,
+        &event.bucket,
+        &event.key,
+        event.etag.as_deref(),
+        spool.path(),
+    )
+    .await?
+    {
+        Download::Spooled { etag, size } => (etag, size),
+        Download::Missing => {
+            tracing::info!(key = %event.key, "object no longer in uploads/ (moved by an earlier delivery, or deleted)");
+            return Ok(ObjectOutcome::bare(event, "missing"));
+        }
+        Download::Replaced => {
+            tracing::info!(key = %event.key, "object replaced since this event; its own event imports the new version");
+            return Ok(ObjectOutcome::bare(event, "superseded"));
+        }
+    };
+    let source = Source {
+        bucket: event.bucket.clone(),
+        key: event.key.clone(),
+        etag: event.etag.clone().unwrap_or(etag),
+        size: Some(size),
+    };
+    let mut report = pipeline::import_file(
+        &deps.pool,
+        settings,
+        &source,
+        spool.path(),
+        event.event_time,
+    )
+    .await?;
+    drop(spool);
+
+    let folder = if report.status == "failed" {
+        &settings.error_prefix
+    } else {
+        &settings.completed_prefix
+    };
+    let destination = format!("{folder}{rest}");
+    let report_key =
+        (report.status == "failed" || report.rejected > 0 || !report.skipped_entries.is_empty())
+            .then(|| format!("{destination}.report.json"));
+    report.moved_to = Some(destination.clone());
+    report.report_key.clone_from(&report_key);
+    // The report goes first: if the function dies between the two, the object is still in
+    // uploads/ and the retry writes both again.
+    if let Some(report_key) = &report_key
+        && report.status != "already_imported"
+    {
+        let body = serde_json::to_vec_pretty(&report).unwrap_or_default();
+        objects::put_json(&deps.s3, &event.bucket, report_key, body).await?;
+    }
+    let moved = objects::move_object(&deps.s3, &event.bucket, &event.key, &destination).await?;
+    if report.status != "already_imported" {
+        crate::ledger::record_move(
+            &deps.pool,
+            report.import_id,
+            moved.then_some(destination.as_str()),
+            report_key.as_deref(),
+        )
+        .await?;
+    }
+    Ok(outcome_of(&report))
+}
+
+fn outcome_of(report: &ImportReport) -> ObjectOutcome {
+    ObjectOutcome {
+        bucket: report.bucket.clone(),
+        key: report.key.clone(),
+        status: report.status.clone(),
+        import_id: Some(report.import_id),
+        inserted: report.inserted,
+        already_present: report.already_present,
+        rejected: report.rejected,
+        moved_to: report.moved_to.clone(),
+        report_key: if report.status == "already_imported" {
+            None
+        } else {
+            report.report_key.clone()
+        },
+        error: report.error.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_url_decoded_with_plus_as_space() {
+        assert_eq!(
+            decode_key("uploads/comLog/2024-05-01+day+one.zip"),
+            "uploads/comLog/2024-05-01 day one.zip"
+        );
+        assert_eq!(
+            decode_key("uploads/%E5%9C%8B%E5%B0%8F%2Bx.zip"),
+            "uploads/國小+x.zip"
+        );
+    }
+
+    #[test]
+    fn the_sample_events_parse_and_name_their_objects() {
+        let s3: S3Event = serde_json::from_str(include_str!("../../../events/import/s3-put.json"))
+            .expect("s3 event");
+        let object = object_event(&s3.records[0]).expect("record");
+        assert_eq!(object.bucket, "learning-logs");
+        assert_eq!(object.key, "uploads/comLog/2024-05-01 day.zip");
+        let sqs: SqsEvent =
+            serde_json::from_str(include_str!("../../../events/import/sqs-s3-put.json"))
+                .expect("sqs event");
+        let body: S3Event = serde_json::from_str(sqs.records[0].body.as_deref().expect("body"))
+            .expect("wrapped s3 event");
+        assert_eq!(
+            object_event(&body.records[0]).expect("record").key,
+            "uploads/comLog/2024-05-01 day.zip"
+        );
+        assert!(is_test_event(
+            &serde_json::from_str(include_str!("../../../events/import/s3-test-event.json"))
+                .expect("json")
+        ));
+    }
+}
