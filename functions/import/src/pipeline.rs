@@ -128,6 +128,7 @@ pub async fn import_file(
     report.statements_read = parsed.statements_read;
     report.rejected = parsed.invalid + parsed.unreadable;
     report.already_present = parsed.statements_read - parsed.invalid - report.inserted;
+    report.duplicates_in_file = parsed.duplicates_in_file;
     report.rejects = parsed.rejects;
     report.rejects_truncated = parsed.rejects_truncated;
 
@@ -171,7 +172,7 @@ pub async fn import_file(
         already_present = report.already_present,
         rejected = report.rejected,
         rows_written = report.rows_written,
-        duplicates_in_file = parsed.duplicates_in_file,
+        duplicates_in_file = report.duplicates_in_file,
         duration_ms = report.duration_ms,
         "import finished"
     );

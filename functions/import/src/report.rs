@@ -36,6 +36,8 @@ pub struct ImportReport {
     pub statements_read: u64,
     pub inserted: u64,
     pub already_present: u64,
+    /// Statements repeated inside this file (same id; part of `already_present`).
+    pub duplicates_in_file: u64,
     pub rejected: u64,
     pub rows_written: u64,
     pub duration_ms: u64,

@@ -1,0 +1,23 @@
+# The two quick-start commands are `make demo` and `make test`; both set up what is
+# missing (Debian packages, the project virtualenv from PyPI, the local stack).
+.PHONY: demo test bench-import lint stack-up stack-down
+
+demo:
+	scripts/demo.sh
+
+test:
+	scripts/test.sh
+
+bench-import:
+	scripts/bench-import.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	scripts/lint-infra.sh
+
+stack-up:
+	scripts/stack.sh up
+
+stack-down:
+	scripts/stack.sh down

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The demo: the import end to end through cargo-lambda's local runtime.
+#   1. start the local stack (MariaDB/MySQL, moto) and create the bucket;
+#   2. generate a realistic day of xAPI logs as a zip and upload it to uploads/;
+#   3. `cargo lambda watch`, then `cargo lambda invoke` migrate and import (an S3 event);
+#   4. print what landed: rows per table, the ledger row, where the object went;
+#   5. invoke again with the same event: nothing is added.
+# Everything it starts is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DEMO=$ROOT/.stack/demo
+mkdir -p "$DEMO"
+STATEMENTS=${DEMO_STATEMENTS:-20000}
+BUCKET=${DEMO_BUCKET:-learning-logs}
+export DATABASE_URL=${DATABASE_URL:-mysql://root@127.0.0.1:3306/platform}
+
+scripts/stack.sh up
+WATCH_PID=
+cleanup() {
+  if [ -n "$WATCH_PID" ]; then kill -- -"$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true; fi
+  scripts/stack.sh down
+}
+trap cleanup EXIT
+eval "$(scripts/stack.sh env)"
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+sql() { mariadb --protocol=TCP -h 127.0.0.1 -u root --table -e "$1" platform; }
+
+mariadb --protocol=TCP -h 127.0.0.1 -u root -e 'CREATE DATABASE IF NOT EXISTS platform CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
+
+say "building the functions and the generator"
+cargo build --quiet -p import -p migrate -p xtask
+
+LOG_DATE=$(TZ=Asia/Taipei date -d yesterday +%F)
+ZIP=$DEMO/$LOG_DATE.zip
+say "generating $STATEMENTS xAPI statements for $LOG_DATE"
+target/debug/xtask gen-xapi --out "$ZIP" --statements "$STATEMENTS" --date "$LOG_DATE" --seed 7 --entries 4 --format mixed
+
+say "uploading to s3://$BUCKET/uploads/comLog/$LOG_DATE.zip (moto)"
+.venv/bin/python - "$BUCKET" "uploads/comLog/$LOG_DATE.zip" "$ZIP" "$DEMO/event.json" <<'PY'
+import json, os, sys, urllib.parse
+import boto3
+bucket, key, path, event_path = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+    s3.create_bucket(Bucket=bucket)
+with open(path, "rb") as f:
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=f)["ETag"].strip('"')
+event = json.load(open("events/import/s3-put.json"))
+obj = event["Records"][0]["s3"]
+obj["bucket"]["name"] = bucket
+obj["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
+obj["object"].update(key=urllib.parse.quote_plus(key, safe="/"), eTag=etag, size=os.path.getsize(path))
+json.dump(event, open(event_path, "w"), indent=2)
+print(f"uploaded {os.path.getsize(path)} bytes, ETag {etag}; event in {event_path}")
+PY
+
+say "cargo lambda watch (local Lambda runtime on 127.0.0.1:9000)"
+setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 >"$DEMO/watch.log" 2>&1 &
+WATCH_PID=$!
+for _ in $(seq 1 120); do
+  curl -s -o /dev/null "http://127.0.0.1:9000/" && break
+  sleep 0.5
+done
+
+invoke() {
+  cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port 9000 "$@"
+}
+
+say "cargo lambda invoke migrate"
+invoke migrate --data-ascii '{}'
+echo
+say "cargo lambda invoke import --data-file $DEMO/event.json"
+invoke import --data-file "$DEMO/event.json"
+echo
+
+say "rows per table"
+sql "SELECT 'client_event' AS table_name, COUNT(*) AS row_count FROM client_event
+     UNION ALL SELECT 'actor', COUNT(*) FROM actor UNION ALL SELECT 'action', COUNT(*) FROM action
+     UNION ALL SELECT 'result', COUNT(*) FROM result UNION ALL SELECT 'event_info', COUNT(*) FROM event_info
+     UNION ALL SELECT 'video_info', COUNT(*) FROM video_info UNION ALL SELECT 'cookie', COUNT(*) FROM cookie
+     UNION ALL SELECT 'tanet_info', COUNT(*) FROM tanet_info UNION ALL SELECT 'sentences', COUNT(*) FROM sentences"
+say "the ledger row"
+sql "SELECT id, object_key, status, attempts, deliveries, entries, statements_read, inserted, already_present, rejected,
+            rows_written, duration_ms, moved_to FROM import_file ORDER BY id DESC LIMIT 3"
+say "objects in s3://$BUCKET"
+.venv/bin/python - "$BUCKET" <<'PY'
+import os, sys, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+for o in s3.list_objects_v2(Bucket=sys.argv[1]).get("Contents", []):
+    print(f"  {o['Key']}  ({o['Size']} bytes)")
+PY
+
+say "the same event again (a redelivery): nothing is added"
+invoke import --data-file "$DEMO/event.json"
+echo
+sql "SELECT COUNT(*) AS client_event_rows FROM client_event"
+say "demo done (function logs: $DEMO/watch.log)"

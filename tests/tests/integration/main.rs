@@ -1,0 +1,11 @@
+//! Integration tests: the functions against a real MariaDB/MySQL (`DATABASE_URL`) and the
+//! S3 and SQS protocols of a local moto server (`AWS_ENDPOINT_URL`).
+//!
+//! Run them with `make test`, which starts the stack. Every test gets its own database
+//! (dropped afterwards) and its own bucket, so tests run in parallel.
+
+mod import_bad_input;
+mod import_mapping;
+mod import_s3;
+mod migrate;
+mod support;
