@@ -212,7 +212,7 @@ impl Generator {
         let rng = &mut self.rng;
         // A few heavy users make most of the traffic (repeated actors).
         let user_index = if rng.random_bool(0.3) {
-            rng.random_range(0..self.users.len().min(20).max(1))
+            rng.random_range(0..self.users.len().clamp(1, 20))
         } else {
             rng.random_range(0..self.users.len())
         };
