@@ -13,7 +13,8 @@ DEMO=$ROOT/.stack/demo
 mkdir -p "$DEMO"
 STATEMENTS=${DEMO_STATEMENTS:-20000}
 BUCKET=${DEMO_BUCKET:-learning-logs}
-export DATABASE_URL=${DATABASE_URL:-mysql://root@127.0.0.1:3306/platform}
+# The demo's own database, created afresh on every run so each run shows a first import.
+export DATABASE_URL=mysql://root@127.0.0.1:3306/learning_demo
 
 scripts/stack.sh up
 WATCH_PID=
@@ -25,9 +26,10 @@ trap cleanup EXIT
 eval "$(scripts/stack.sh env)"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-sql() { mariadb --protocol=TCP -h 127.0.0.1 -u root --table -e "$1" platform; }
+sql() { mariadb --protocol=TCP -h 127.0.0.1 -u root --table -e "$1" learning_demo; }
 
-mariadb --protocol=TCP -h 127.0.0.1 -u root -e 'CREATE DATABASE IF NOT EXISTS platform CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
+mariadb --protocol=TCP -h 127.0.0.1 -u root -e 'DROP DATABASE IF EXISTS learning_demo;
+  CREATE DATABASE learning_demo CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
 
 say "building the functions and the generator"
 cargo build --quiet -p import -p migrate -p xtask

@@ -18,7 +18,7 @@ use serde_json::Value;
 use sqlx::MySqlPool;
 
 use crate::{
-    ledger::Source,
+    ledger::{Source, Status},
     objects::{self, Download, ObjectError},
     pipeline::{self, ImportError},
     report::ImportReport,
@@ -258,7 +258,15 @@ pub async fn process_object(
     {
         Download::Spooled { etag, size } => (etag, size),
         Download::Missing => {
-            tracing::info!(key = %event.key, "object no longer in uploads/ (moved by an earlier delivery, or deleted)");
+            // A redelivered event: the earlier delivery imported and moved the object.
+            if let Some(etag) = &event.etag {
+                let source = Source { bucket: event.bucket.clone(), key: event.key.clone(), etag: etag.clone(), size: None };
+                if let Some((id, Status::Completed)) = crate::ledger::find(&deps.pool, &source).await? {
+                    tracing::info!(key = %event.key, import_id = id, "already imported and moved");
+                    return Ok(ObjectOutcome { import_id: Some(id), ..ObjectOutcome::bare(event, "already_imported") });
+                }
+            }
+            tracing::warn!(key = %event.key, "object not in uploads/ and never imported (deleted before the import?)");
             return Ok(ObjectOutcome::bare(event, "missing"));
         }
         Download::Replaced => {

@@ -79,6 +79,16 @@ pub async fn register(
     Ok((id, Status::parse(&status)))
 }
 
+/// The ledger id and status of `source`, if it was ever delivered.
+///
+/// # Errors
+/// The database error.
+pub async fn find(pool: &MySqlPool, source: &Source) -> Result<Option<(u64, Status)>, sqlx::Error> {
+    let row: Option<(u64, String)> =
+        sqlx::query_as("SELECT id, status FROM import_file WHERE source_hash = ?").bind(source.hash()).fetch_optional(pool).await?;
+    Ok(row.map(|(id, status)| (id, Status::parse(&status))))
+}
+
 /// Counts an attempt (committed on its own, so it survives a rolled-back import).
 ///
 /// # Errors

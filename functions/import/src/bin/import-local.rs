@@ -20,6 +20,9 @@ struct Args {
     /// Apply pending migrations first.
     #[arg(long)]
     migrate: bool,
+    /// Print the process's peak resident memory (`peak_rss_bytes=N`) at the end.
+    #[arg(long)]
+    peak_rss: bool,
 }
 
 #[tokio::main]
@@ -54,10 +57,21 @@ async fn main() -> anyhow::Result<()> {
         failed |= report.status == "failed";
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
+    if args.peak_rss {
+        println!("peak_rss_bytes={}", peak_rss_bytes().unwrap_or(0));
+    }
     if failed {
         anyhow::bail!("at least one file failed; see its report above");
     }
     Ok(())
+}
+
+/// The kernel's high-water mark of this process's resident memory (Linux `VmHWM`).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn sha256_of(path: &PathBuf) -> std::io::Result<String> {

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The import benchmark (issue: at least half of LOAD DATA's rows/s, peak RSS < 128 MB).
+#   BENCH_STATEMENTS=1000000 scripts/bench-import.sh
+# Builds release binaries, starts the local stack if needed, and prints the figures next
+# to the LOAD DATA baseline measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/stack.sh up
+trap 'scripts/stack.sh down' EXIT
+eval "$(scripts/stack.sh env)"
+cargo build --release --quiet -p import --bin import-local
+cargo build --release --quiet -p xtask
+target/release/xtask bench-import --statements "${BENCH_STATEMENTS:-1000000}"
