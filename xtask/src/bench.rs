@@ -20,8 +20,17 @@ use futures_util::TryStreamExt;
 use sqlx::{MySqlPool, Row};
 
 /// The nine learning tables, parents first.
-pub const LEARNING_TABLES: [&str; 9] =
-    ["actor", "action", "cookie", "tanet_info", "client_event", "event_info", "result", "video_info", "sentences"];
+pub const LEARNING_TABLES: [&str; 9] = [
+    "actor",
+    "action",
+    "cookie",
+    "tanet_info",
+    "client_event",
+    "event_info",
+    "result",
+    "video_info",
+    "sentences",
+];
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -53,7 +62,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchFigures> {
     std::fs::create_dir_all(&options.work_dir)?;
     let import_db = "bench_import";
     let load_db = "bench_import_load";
-    let admin = common::db::connect(&options.server).await.context("connecting to the server")?;
+    let admin = common::db::connect(&options.server)
+        .await
+        .context("connecting to the server")?;
     for db in [import_db, load_db] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
@@ -65,10 +76,20 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchFigures> {
     let pool = common::db::connect(&import_settings).await?;
     common::db::MIGRATOR.run(&pool).await?;
 
-    let zip = options.work_dir.join(format!("2024-05-01-{}.zip", options.statements));
+    let zip = options
+        .work_dir
+        .join(format!("2024-05-01-{}.zip", options.statements));
     if !zip.exists() {
-        eprintln!("generating {} statements into {}", options.statements, zip.display());
-        let mut generate = crate::generate::GenerateOptions::new(options.statements, chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap_or_default(), 2024);
+        eprintln!(
+            "generating {} statements into {}",
+            options.statements,
+            zip.display()
+        );
+        let mut generate = crate::generate::GenerateOptions::new(
+            options.statements,
+            chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap_or_default(),
+            2024,
+        );
         generate.entries = 8;
         crate::generate::write_zip(&generate, &zip)?;
     }
@@ -86,11 +107,19 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchFigures> {
     let import_seconds = started.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        bail!("import-local failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "import-local failed: {}\n{stdout}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
-    let peak_rss_bytes = stdout.lines().find_map(|l| l.strip_prefix("peak_rss_bytes=")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    let peak_rss_bytes = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("peak_rss_bytes="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
     let report_text = &stdout[stdout.find('{').unwrap_or(0)..=stdout.rfind('}').unwrap_or(0)];
-    let report: serde_json::Value = serde_json::from_str(report_text).context("reading the import report")?;
+    let report: serde_json::Value =
+        serde_json::from_str(report_text).context("reading the import report")?;
     let statements = report["inserted"].as_u64().unwrap_or(0);
     let rows = report["rows_written"].as_u64().unwrap_or(0);
 
@@ -99,8 +128,14 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchFigures> {
     let mut dumped = 0;
     for table in LEARNING_TABLES {
         let file = options.work_dir.join(format!("{table}.tsv"));
-        dumped += dump_table(&pool, table, &file).await.with_context(|| format!("dumping {table}"))?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE TABLE `{load_db}`.`{table}` LIKE `{import_db}`.`{table}`"))).execute(&admin).await?;
+        dumped += dump_table(&pool, table, &file)
+            .await
+            .with_context(|| format!("dumping {table}"))?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE `{load_db}`.`{table}` LIKE `{import_db}`.`{table}`"
+        )))
+        .execute(&admin)
+        .await?;
         files.push((table, file));
     }
     if dumped != rows {
@@ -110,34 +145,68 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchFigures> {
     eprintln!("loading the same rows with LOAD DATA LOCAL INFILE");
     let mut script = String::new();
     for (table, file) in &files {
-        writeln!(script, "LOAD DATA LOCAL INFILE '{}' INTO TABLE `{table}` CHARACTER SET utf8mb4;", file.display())?;
+        writeln!(
+            script,
+            "LOAD DATA LOCAL INFILE '{}' INTO TABLE `{table}` CHARACTER SET utf8mb4;",
+            file.display()
+        )?;
     }
     let (host, port, user, password) = server_parts(&options.server, &options.database_url);
     let started = Instant::now();
     let load = Command::new("mariadb")
-        .args(["--local-infile=1", "--protocol=TCP", "-h", &host, "-P", &port.to_string(), "-u", &user, load_db, "-e", &script])
+        .args([
+            "--local-infile=1",
+            "--protocol=TCP",
+            "-h",
+            &host,
+            "-P",
+            &port.to_string(),
+            "-u",
+            &user,
+            load_db,
+            "-e",
+            &script,
+        ])
         .env("MYSQL_PWD", password)
         .output()
         .context("running the mariadb client")?;
     let load_seconds = started.elapsed().as_secs_f64();
     if !load.status.success() {
-        bail!("LOAD DATA failed: {}", String::from_utf8_lossy(&load.stderr));
+        bail!(
+            "LOAD DATA failed: {}",
+            String::from_utf8_lossy(&load.stderr)
+        );
     }
     let mut load_rows = 0u64;
     for table in LEARNING_TABLES {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM `{load_db}`.`{table}`"))).fetch_one(&admin).await?;
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM `{load_db}`.`{table}`"
+        )))
+        .fetch_one(&admin)
+        .await?;
         load_rows += u64::try_from(n).unwrap_or(0);
     }
     if load_rows != rows {
         bail!("LOAD DATA loaded {load_rows} rows, the import wrote {rows}");
     }
-    Ok(BenchFigures { statements, rows, import_seconds, peak_rss_bytes, load_rows, load_seconds })
+    Ok(BenchFigures {
+        statements,
+        rows,
+        import_seconds,
+        peak_rss_bytes,
+        load_rows,
+        load_seconds,
+    })
 }
 
 fn with_database(url: &str, database: &str) -> String {
     let base = url.split('?').next().unwrap_or(url);
     let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
-    if prefix.ends_with('/') || prefix.ends_with(':') { format!("{base}/{database}") } else { format!("{prefix}/{database}") }
+    if prefix.ends_with('/') || prefix.ends_with(':') {
+        format!("{base}/{database}")
+    } else {
+        format!("{prefix}/{database}")
+    }
 }
 
 fn server_parts(settings: &DatabaseSettings, url: &str) -> (String, u16, String, String) {
@@ -146,9 +215,19 @@ fn server_parts(settings: &DatabaseSettings, url: &str) -> (String, u16, String,
     let host_port = rest.split('/').next().unwrap_or("127.0.0.1:3306");
     let (host, port) = host_port.rsplit_once(':').unwrap_or((host_port, "3306"));
     // mysql://user:password@host…: the password is handed to the client through MYSQL_PWD.
-    let credentials = url.split_once("://").map_or("", |(_, rest)| rest.split('@').next().unwrap_or(""));
-    let password = credentials.split_once(':').map_or("", |(_, p)| p).to_owned();
-    (host.to_owned(), port.parse().unwrap_or(3306), user.to_owned(), password)
+    let credentials = url
+        .split_once("://")
+        .map_or("", |(_, rest)| rest.split('@').next().unwrap_or(""));
+    let password = credentials
+        .split_once(':')
+        .map_or("", |(_, p)| p)
+        .to_owned();
+    (
+        host.to_owned(),
+        port.parse().unwrap_or(3306),
+        user.to_owned(),
+        password,
+    )
 }
 
 /// Writes `table` in `LOAD DATA`'s default text format (tab-separated, `\N` for NULL,
@@ -160,7 +239,11 @@ async fn dump_table(pool: &MySqlPool, table: &str, path: &Path) -> anyhow::Resul
     .bind(table)
     .fetch_all(pool)
     .await?;
-    let select = columns.iter().map(|c| format!("CAST(`{c}` AS CHAR)")).collect::<Vec<_>>().join(", ");
+    let select = columns
+        .iter()
+        .map(|c| format!("CAST(`{c}` AS CHAR)"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!("SELECT {select} FROM `{table}`");
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(pool);

@@ -73,10 +73,21 @@ fn main() -> anyhow::Result<()> {
                 write_zip(&options, &out).with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {written} statements to {}", out.display());
         }
-        Task::BenchImport { statements, work_dir, import_binary } => {
-            let database_url = std::env::var("DATABASE_URL").context("DATABASE_URL names the server")?;
+        Task::BenchImport {
+            statements,
+            work_dir,
+            import_binary,
+        } => {
+            let database_url =
+                std::env::var("DATABASE_URL").context("DATABASE_URL names the server")?;
             let server = DatabaseSettings::from_url(&SecretString::from(database_url.clone()), 2)?;
-            let options = BenchOptions { statements, work_dir, import_binary, server, database_url };
+            let options = BenchOptions {
+                statements,
+                work_dir,
+                import_binary,
+                server,
+                database_url,
+            };
             let runtime = tokio::runtime::Runtime::new()?;
             let f = runtime.block_on(xtask::bench::run(&options))?;
             print_figures(&f);
@@ -92,9 +103,26 @@ fn print_figures(f: &BenchFigures) {
     let ratio = import_rows_per_s / load_rows_per_s;
     let rss_mb = f.peak_rss_bytes as f64 / 1_048_576.0;
     println!();
-    println!("import benchmark ({} statements, {} rows in nine tables)", f.statements, f.rows);
-    println!("  import (import-local, one transaction)  {:>8.1} s  {:>10.0} statements/s  {:>10.0} rows/s", f.import_seconds, f.statements as f64 / f.import_seconds, import_rows_per_s);
-    println!("  baseline LOAD DATA LOCAL INFILE          {:>8.1} s  {:>10} {:>12}  {:>10.0} rows/s", f.load_seconds, "", "", load_rows_per_s);
-    println!("  ratio import / LOAD DATA                 {ratio:>8.2}    (target >= 0.50: {})", if ratio >= 0.5 { "met" } else { "NOT met" });
-    println!("  peak RSS of the import                   {rss_mb:>8.1} MB (target < 128 MB: {})", if rss_mb < 128.0 { "met" } else { "NOT met" });
+    println!(
+        "import benchmark ({} statements, {} rows in nine tables)",
+        f.statements, f.rows
+    );
+    println!(
+        "  import (import-local, one transaction)  {:>8.1} s  {:>10.0} statements/s  {:>10.0} rows/s",
+        f.import_seconds,
+        f.statements as f64 / f.import_seconds,
+        import_rows_per_s
+    );
+    println!(
+        "  baseline LOAD DATA LOCAL INFILE          {:>8.1} s  {:>10} {:>12}  {:>10.0} rows/s",
+        f.load_seconds, "", "", load_rows_per_s
+    );
+    println!(
+        "  ratio import / LOAD DATA                 {ratio:>8.2}    (target >= 0.50: {})",
+        if ratio >= 0.5 { "met" } else { "NOT met" }
+    );
+    println!(
+        "  peak RSS of the import                   {rss_mb:>8.1} MB (target < 128 MB: {})",
+        if rss_mb < 128.0 { "met" } else { "NOT met" }
+    );
 }

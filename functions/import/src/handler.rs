@@ -260,10 +260,20 @@ pub async fn process_object(
         Download::Missing => {
             // A redelivered event: the earlier delivery imported and moved the object.
             if let Some(etag) = &event.etag {
-                let source = Source { bucket: event.bucket.clone(), key: event.key.clone(), etag: etag.clone(), size: None };
-                if let Some((id, Status::Completed)) = crate::ledger::find(&deps.pool, &source).await? {
+                let source = Source {
+                    bucket: event.bucket.clone(),
+                    key: event.key.clone(),
+                    etag: etag.clone(),
+                    size: None,
+                };
+                if let Some((id, Status::Completed)) =
+                    crate::ledger::find(&deps.pool, &source).await?
+                {
                     tracing::info!(key = %event.key, import_id = id, "already imported and moved");
-                    return Ok(ObjectOutcome { import_id: Some(id), ..ObjectOutcome::bare(event, "already_imported") });
+                    return Ok(ObjectOutcome {
+                        import_id: Some(id),
+                        ..ObjectOutcome::bare(event, "already_imported")
+                    });
                 }
             }
             tracing::warn!(key = %event.key, "object not in uploads/ and never imported (deleted before the import?)");

@@ -85,7 +85,10 @@ pub async fn register(
 /// The database error.
 pub async fn find(pool: &MySqlPool, source: &Source) -> Result<Option<(u64, Status)>, sqlx::Error> {
     let row: Option<(u64, String)> =
-        sqlx::query_as("SELECT id, status FROM import_file WHERE source_hash = ?").bind(source.hash()).fetch_optional(pool).await?;
+        sqlx::query_as("SELECT id, status FROM import_file WHERE source_hash = ?")
+            .bind(source.hash())
+            .fetch_optional(pool)
+            .await?;
     Ok(row.map(|(id, status)| (id, Status::parse(&status))))
 }
 

@@ -36,29 +36,65 @@ pub struct BatchCounts {
 ///
 /// # Errors
 /// The database error; the caller rolls the transaction back.
-pub async fn write_batch(conn: &mut MySqlConnection, import_id: u64, batch: &Batch) -> Result<BatchCounts, sqlx::Error> {
+pub async fn write_batch(
+    conn: &mut MySqlConnection,
+    import_id: u64,
+    batch: &Batch,
+) -> Result<BatchCounts, sqlx::Error> {
     let mut rows = 0;
-    rows += insert(conn, "actor (id, uid, ifi, object_type, name, category, filename)", &batch.actors, |t, a| {
-        t.u64(a.id).text(&a.uid).text(a.ifi).text(a.object_type).opt_text(a.name.as_deref()).opt_text(a.category.as_deref()).text(&a.filename);
-    })
+    rows += insert(
+        conn,
+        "actor (id, uid, ifi, object_type, name, category, filename)",
+        &batch.actors,
+        |t, a| {
+            t.u64(a.id)
+                .text(&a.uid)
+                .text(a.ifi)
+                .text(a.object_type)
+                .opt_text(a.name.as_deref())
+                .opt_text(a.category.as_deref())
+                .text(&a.filename);
+        },
+    )
     .await?;
-    rows += insert(conn, "action (id, verb_id, verb_display, object_id, object_type, object_name, course_id)", &batch.actions, |t, a| {
-        t.u64(a.id)
-            .text(&a.verb_id)
-            .opt_text(a.verb_display.as_deref())
-            .text(&a.object_id)
-            .opt_text(a.object_type.as_deref())
-            .opt_text(a.object_name.as_deref())
-            .opt_text(a.course_id.as_deref());
-    })
+    rows += insert(
+        conn,
+        "action (id, verb_id, verb_display, object_id, object_type, object_name, course_id)",
+        &batch.actions,
+        |t, a| {
+            t.u64(a.id)
+                .text(&a.verb_id)
+                .opt_text(a.verb_display.as_deref())
+                .text(&a.object_id)
+                .opt_text(a.object_type.as_deref())
+                .opt_text(a.object_name.as_deref())
+                .opt_text(a.course_id.as_deref());
+        },
+    )
     .await?;
-    rows += insert(conn, "cookie (id, session_id, cookie_id, user_agent)", &batch.cookies, |t, c| {
-        t.u64(c.id).opt_text(c.session_id.as_deref()).opt_text(c.cookie_id.as_deref()).opt_text(c.user_agent.as_deref());
-    })
+    rows += insert(
+        conn,
+        "cookie (id, session_id, cookie_id, user_agent)",
+        &batch.cookies,
+        |t, c| {
+            t.u64(c.id)
+                .opt_text(c.session_id.as_deref())
+                .opt_text(c.cookie_id.as_deref())
+                .opt_text(c.user_agent.as_deref());
+        },
+    )
     .await?;
-    rows += insert(conn, "tanet_info (id, client_ip, region, school_code)", &batch.tanets, |t, n| {
-        t.u64(n.id).opt_text(n.client_ip.as_deref()).opt_text(n.region.as_deref()).opt_text(n.school_code.as_deref());
-    })
+    rows += insert(
+        conn,
+        "tanet_info (id, client_ip, region, school_code)",
+        &batch.tanets,
+        |t, n| {
+            t.u64(n.id)
+                .opt_text(n.client_ip.as_deref())
+                .opt_text(n.region.as_deref())
+                .opt_text(n.school_code.as_deref());
+        },
+    )
     .await?;
     let statements_inserted = insert(
         conn,
@@ -129,11 +165,23 @@ pub async fn write_batch(conn: &mut MySqlConnection, import_id: u64, batch: &Bat
         },
     )
     .await?;
-    rows += insert(conn, "sentences (statement_id, seq, sentence, score, detail)", &batch.sentences, |t, (id, s)| {
-        t.text(id).u64(u64::from(s.seq)).text(&s.sentence).f64(s.score).opt_text(s.detail.as_ref().map(ToString::to_string).as_deref());
-    })
+    rows += insert(
+        conn,
+        "sentences (statement_id, seq, sentence, score, detail)",
+        &batch.sentences,
+        |t, (id, s)| {
+            t.text(id)
+                .u64(u64::from(s.seq))
+                .text(&s.sentence)
+                .f64(s.score)
+                .opt_text(s.detail.as_ref().map(ToString::to_string).as_deref());
+        },
+    )
     .await?;
-    Ok(BatchCounts { statements_inserted, rows })
+    Ok(BatchCounts {
+        statements_inserted,
+        rows,
+    })
 }
 
 /// `INSERT IGNORE INTO <table_and_columns> VALUES (…), (…)` in statements of at most
@@ -162,7 +210,10 @@ async fn insert<T>(
             row(&mut sql, next);
             sql.sql.push(')');
         }
-        added += conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.sql))).await?.rows_affected();
+        added += conn
+            .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.sql)))
+            .await?
+            .rows_affected();
     }
     Ok(added)
 }
@@ -292,27 +343,60 @@ mod tests {
     use super::*;
 
     fn one(write: impl FnOnce(&mut SqlText)) -> String {
-        let mut text = SqlText { sql: String::new(), first_value: true };
+        let mut text = SqlText {
+            sql: String::new(),
+            first_value: true,
+        };
         write(&mut text);
         text.sql
     }
 
     #[test]
     fn strings_are_quoted_the_same_way_in_every_sql_mode() {
-        assert_eq!(one(|t| { t.text("it's"); }), "'it''s'");
-        assert_eq!(one(|t| { t.text("國中"); }), "'國中'");
-        assert_eq!(one(|t| { t.text("a\\b"); }), "_utf8mb4 X'615C62'");
-        assert_eq!(one(|t| { t.text("nul\0"); }), "_utf8mb4 X'6E756C00'");
+        assert_eq!(
+            one(|t| {
+                t.text("it's");
+            }),
+            "'it''s'"
+        );
+        assert_eq!(
+            one(|t| {
+                t.text("國中");
+            }),
+            "'國中'"
+        );
+        assert_eq!(
+            one(|t| {
+                t.text("a\\b");
+            }),
+            "_utf8mb4 X'615C62'"
+        );
+        assert_eq!(
+            one(|t| {
+                t.text("nul\0");
+            }),
+            "_utf8mb4 X'6E756C00'"
+        );
     }
 
     #[test]
     fn values_are_separated_and_nulls_spelled_out() {
         let sql = one(|t| {
-            t.u64(u64::MAX).opt_u64(None).f64(Some(0.1)).f64(Some(f64::NAN)).bool(Some(true)).opt_i64(Some(-5));
+            t.u64(u64::MAX)
+                .opt_u64(None)
+                .f64(Some(0.1))
+                .f64(Some(f64::NAN))
+                .bool(Some(true))
+                .opt_i64(Some(-5));
         });
         assert_eq!(sql, "18446744073709551615,NULL,0.1,NULL,1,-5");
         let date = NaiveDate::from_ymd_opt(2024, 5, 1).expect("date");
         let time = date.and_hms_milli_opt(7, 8, 9, 10).expect("time");
-        assert_eq!(one(|t| { t.date(date).datetime(Some(time)); }), "'2024-05-01','2024-05-01 07:08:09.010'");
+        assert_eq!(
+            one(|t| {
+                t.date(date).datetime(Some(time));
+            }),
+            "'2024-05-01','2024-05-01 07:08:09.010'"
+        );
     }
 }

@@ -1,0 +1,216 @@
+//! course-stats against the original system's SQL on the same generated data.
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use crate::support::TestDb;
+
+/// `export_ai_course_stats.py`'s query, as the source system ran it (unchanged: it runs on
+/// MySQL 8.0 and MariaDB 10.11 as written, against the same table and column names).
+const ORIGINAL_QUERY: &str = r"
+SELECT
+    CASE
+        WHEN action.course_id IN ('770', '772', '775', '779') THEN '酷英AI英語聊天機器人'
+        WHEN action.course_id IN ('941', '942', '943', '944') THEN '酷英篇章口說評測系統'
+        WHEN action.course_id IN ('767', '768', '771', '773', '774', '776', '777', '778', '918', '919', '920', '921', '1358') THEN '酷英語音合成工具/語音合成工具'
+        WHEN action.course_id IN ('841', '843', '922', '923', '924', '925') THEN '酷英AI寫作偵錯工具'
+        WHEN action.course_id IN ('842', '844', '926', '927', '928', '930') THEN '多益寫作評估工具'
+        WHEN action.course_id IN ('862', '864', '868', '937', '938', '939', '940', '1355', '1388') THEN 'Linggle Write'
+        WHEN action.course_id IN ('989', '990', '991', '992') THEN '酷英教學＆學習工具區'
+        WHEN action.course_id IN ('912', '915', '916', '917') THEN '酷英教師AI特助'
+        WHEN action.course_id IN ('972', '973', '974', '975') THEN '酷英沉浸式閱讀工具'
+    END AS ai_course_name,
+    actor.category AS student_level,
+    CASE
+        WHEN actor.filename REGEXP '^[0-9]{4}-[0-9]{2}-[0-9]{2}' THEN
+            SUBSTRING(actor.filename, 1, 7)
+        WHEN actor.filename REGEXP '^[0-9]{6}' THEN
+            CONCAT(SUBSTRING(actor.filename, 1, 4), '-', SUBSTRING(actor.filename, 5, 2))
+        ELSE SUBSTRING(actor.filename, 1, 7)
+    END AS month,
+    COUNT(DISTINCT actor.uid) AS user_count
+FROM client_event
+LEFT JOIN action ON client_event.action_id = action.id
+LEFT JOIN actor ON client_event.actor_id = actor.id
+WHERE
+    actor.filename IS NOT NULL
+    AND action.course_id IN (
+        '770', '772', '775', '779',
+        '941', '942', '943', '944',
+        '767', '768', '771', '773', '774', '776', '777', '778', '918', '919', '920', '921', '1358',
+        '841', '843', '922', '923', '924', '925',
+        '842', '844', '926', '927', '928', '930',
+        '862', '864', '868', '937', '938', '939', '940', '1355', '1388',
+        '989', '990', '991', '992',
+        '912', '915', '916', '917',
+        '972', '973', '974', '975'
+    )
+    AND actor.category IS NOT NULL
+    AND actor.category IN ('國小', '國中', '普高', '技高', '大專')
+GROUP BY ai_course_name, student_level, month
+ORDER BY ai_course_name, month,
+    FIELD(actor.category, '國小', '國中', '普高', '技高', '大專')
+";
+
+type StatRow = (String, String, String, i64);
+
+/// Imports generated days (shared user pool, so users repeat across days and months).
+async fn import_days(db: &TestDb, days: &[(i32, u32, u32)]) {
+    let settings = import::settings::ImportSettings::defaults(chrono_tz::Asia::Taipei);
+    for (n, (y, m, d)) in days.iter().enumerate() {
+        let date = NaiveDate::from_ymd_opt(*y, *m, *d).expect("date");
+        let file = tempfile::NamedTempFile::new().expect("temp");
+        let mut options = xtask::generate::GenerateOptions::new(1_500, date, 100 + n as u64);
+        options.users = Some(120);
+        xtask::generate::write_zip(&options, file.path()).expect("generate");
+        let source = import::ledger::Source {
+            bucket: "local".into(),
+            key: format!("{date}.zip"),
+            etag: format!("e{n}"),
+            size: None,
+        };
+        let report = import::pipeline::import_file(
+            &db.pool,
+            &settings,
+            &source,
+            file.path(),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("import");
+        assert_eq!(report.status, "completed");
+    }
+}
+
+async fn stats(db: &TestDb) -> Vec<StatRow> {
+    let mut rows: Vec<StatRow> = sqlx::query_as(
+        "SELECT ai_course_name, student_level, CAST(month AS CHAR), CAST(user_count AS SIGNED) FROM ai_course_monthly_users",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("stats");
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn the_numbers_equal_the_original_sql_row_for_row() {
+    let db = TestDb::new().await;
+    import_days(&db, &[(2024, 4, 10), (2024, 4, 28), (2024, 5, 3)]).await;
+    let zone = chrono_tz::Asia::Taipei;
+
+    let answer = course_stats::handle(
+        &db.pool,
+        json!({"from": "2024-04", "to": "2024-05"}),
+        chrono::Utc::now(),
+        zone,
+    )
+    .await
+    .expect("stats");
+
+    let mut original: Vec<StatRow> = sqlx::query_as(ORIGINAL_QUERY)
+        .fetch_all(&db.pool)
+        .await
+        .expect("original query");
+    original.sort();
+    let ours = stats(&db).await;
+    assert!(
+        ours.len() > 40,
+        "a realistic spread of courses and levels: {}",
+        ours.len()
+    );
+    assert_eq!(ours, original);
+    assert!(ours.iter().any(|r| r.2 == "2024-04") && ours.iter().any(|r| r.2 == "2024-05"));
+    let months = answer["months"].as_array().expect("months");
+    assert_eq!(months.len(), 2);
+    assert_eq!(
+        months
+            .iter()
+            .map(|m| m["rows"].as_i64().expect("rows"))
+            .sum::<i64>(),
+        ours.len() as i64
+    );
+    // Teachers and unknown levels are left out, as in the original.
+    assert!(
+        ours.iter()
+            .all(|r| course_stats::STUDENT_LEVELS.contains(&r.1.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn re_running_a_month_replaces_it_without_duplicates() {
+    let db = TestDb::new().await;
+    import_days(&db, &[(2024, 5, 3)]).await;
+    let zone = chrono_tz::Asia::Taipei;
+    let payload = json!({"from": "2024-05", "to": "2024-05"});
+    course_stats::handle(&db.pool, payload.clone(), chrono::Utc::now(), zone)
+        .await
+        .expect("first");
+    let first = stats(&db).await;
+    course_stats::handle(&db.pool, payload, chrono::Utc::now(), zone)
+        .await
+        .expect("second");
+    assert_eq!(stats(&db).await, first);
+    // The scheduled run on 1 June (Taipei) computes May.
+    let june_first: chrono::DateTime<chrono::Utc> =
+        "2024-05-31T17:00:00Z".parse().expect("instant");
+    let answer = course_stats::handle(&db.pool, json!({}), june_first, zone)
+        .await
+        .expect("scheduled");
+    assert_eq!(answer["months"][0]["month"], "2024-05");
+    assert_eq!(stats(&db).await, first);
+}
+
+#[tokio::test]
+async fn an_operator_added_course_id_counts_without_a_deploy() {
+    let db = TestDb::new().await;
+    import_days(&db, &[(2024, 5, 3)]).await;
+    let zone = chrono_tz::Asia::Taipei;
+    let payload = json!({"from": "2024-05", "to": "2024-05"});
+    course_stats::handle(&db.pool, payload.clone(), chrono::Utc::now(), zone)
+        .await
+        .expect("before");
+    let other_course: String = sqlx::query_scalar(
+        "SELECT ac.course_id FROM action ac WHERE ac.course_id NOT IN (SELECT course_id FROM ai_course) AND ac.course_id IS NOT NULL LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("a non-AI course in the data");
+    let before: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(user_count), 0) AS SIGNED) FROM ai_course_monthly_users WHERE ai_course_name = 'Linggle Write'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("sum");
+    sqlx::query("INSERT INTO ai_course (course_id, ai_course_name) VALUES (?, 'Linggle Write')")
+        .bind(&other_course)
+        .execute(&db.pool)
+        .await
+        .expect("add id");
+    course_stats::handle(&db.pool, payload, chrono::Utc::now(), zone)
+        .await
+        .expect("after");
+    let after: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(user_count), 0) AS SIGNED) FROM ai_course_monthly_users WHERE ai_course_name = 'Linggle Write'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("sum");
+    assert!(after > before, "{after} > {before}");
+}
+
+#[tokio::test]
+async fn a_bad_payload_is_refused_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let error = course_stats::handle(
+        &db.pool,
+        json!({"from": "May", "to": "2024-05"}),
+        chrono::Utc::now(),
+        chrono_tz::Asia::Taipei,
+    )
+    .await
+    .expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("\"from\" \"May\" is not a month"),
+        "{error}"
+    );
+    assert_eq!(db.count("ai_course_monthly_users").await, 0);
+}
