@@ -1,12 +1,15 @@
 # The two quick-start commands are `make demo` and `make test`; both set up what is
 # missing (Debian packages, the project virtualenv from PyPI, the local stack).
-.PHONY: demo test bench-import lint stack-up stack-down
+.PHONY: demo test bench-import bench-course-stats lint stack-up stack-down
 
 demo:
 	scripts/demo.sh
 
 test:
 	scripts/test.sh
+
+bench-course-stats:
+	scripts/bench-course-stats.sh
 
 bench-import:
 	scripts/bench-import.sh

@@ -4,7 +4,8 @@
 #   2. generate a realistic day of xAPI logs as a zip and upload it to uploads/;
 #   3. `cargo lambda watch`, then `cargo lambda invoke` migrate and import (an S3 event);
 #   4. print what landed: rows per table, the ledger row, where the object went;
-#   5. invoke again with the same event: nothing is added.
+#   5. invoke again with the same event: nothing is added;
+#   6. `cargo lambda invoke course-stats` for the month, and print the stats.
 # Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,7 @@ mariadb --protocol=TCP -h 127.0.0.1 -u root -e 'DROP DATABASE IF EXISTS learning
   CREATE DATABASE learning_demo CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
 
 say "building the functions and the generator"
-cargo build --quiet -p import -p migrate -p xtask
+cargo build --quiet -p import -p migrate -p course-stats -p xtask
 
 LOG_DATE=$(TZ=Asia/Taipei date -d yesterday +%F)
 ZIP=$DEMO/$LOG_DATE.zip
@@ -98,4 +99,10 @@ say "the same event again (a redelivery): nothing is added"
 invoke import --data-file "$DEMO/event.json"
 echo
 sql "SELECT COUNT(*) AS client_event_rows FROM client_event"
+MONTH=${LOG_DATE:0:7}
+say "cargo lambda invoke course-stats for $MONTH (the scheduled run computes the previous month)"
+invoke course-stats --data-ascii "{\"from\": \"$MONTH\", \"to\": \"$MONTH\"}"
+echo
+sql "SELECT ai_course_name, student_level, month, user_count FROM ai_course_monthly_users
+     ORDER BY ai_course_name, FIELD(student_level, '國小', '國中', '普高', '技高', '大專')"
 say "demo done (function logs: $DEMO/watch.log)"

@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`generate`]: deterministic, realistic zips of xAPI statements (a day of CoolEnglish logs).
 //! - [`bench`]: the import benchmark against MariaDB's own bulk path (`LOAD DATA`).
+//! - [`bench_course_stats`]: one month of course stats next to the original SQL.
 
 pub mod bench;
+pub mod bench_course_stats;
 pub mod generate;

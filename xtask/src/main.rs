@@ -48,6 +48,11 @@ enum Task {
         #[arg(long, default_value = "target/release/import-local")]
         import_binary: PathBuf,
     },
+    /// Benchmark one month of course stats against the original SQL (needs DATABASE_URL).
+    BenchCourseStats {
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -91,6 +96,35 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             let f = runtime.block_on(xtask::bench::run(&options))?;
             print_figures(&f);
+        }
+        Task::BenchCourseStats { events } => {
+            let database_url =
+                std::env::var("DATABASE_URL").context("DATABASE_URL names the server")?;
+            let server = DatabaseSettings::from_url(&SecretString::from(database_url), 2)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let f = runtime.block_on(xtask::bench_course_stats::run(&server, events))?;
+            println!();
+            println!(
+                "course-stats benchmark ({} synthetic events over 6 months; filled in {:.0} s)",
+                f.events, f.fill_seconds
+            );
+            println!(
+                "  function, one month (2024-05, {} rows)        {:>8.2} s",
+                f.one_month_rows, f.one_month_seconds
+            );
+            println!(
+                "  function, all six months, one by one          {:>8.2} s",
+                f.all_months_seconds
+            );
+            println!(
+                "  baseline: the original SQL ({} rows, all months) {:>8.2} s",
+                f.original_rows, f.original_seconds
+            );
+            let ratio = f.original_seconds / f.one_month_seconds;
+            println!(
+                "  speed-up, one month vs the original           {ratio:>8.1}x (target >= 10x: {})",
+                if ratio >= 10.0 { "met" } else { "NOT met" }
+            );
         }
     }
     Ok(())

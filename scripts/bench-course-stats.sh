@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The course-stats benchmark (issue: one month at least 10x faster than the original SQL).
+#   BENCH_EVENTS=10000000 scripts/bench-course-stats.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/stack.sh up
+trap 'scripts/stack.sh down' EXIT
+eval "$(scripts/stack.sh env)"
+cargo build --release --quiet -p xtask
+target/release/xtask bench-course-stats --events "${BENCH_EVENTS:-10000000}"
