@@ -5,52 +5,9 @@ use serde_json::json;
 
 use crate::support::TestDb;
 
-/// `export_ai_course_stats.py`'s query, as the source system ran it (unchanged: it runs on
-/// MySQL 8.0 and MariaDB 10.11 as written, against the same table and column names).
-const ORIGINAL_QUERY: &str = r"
-SELECT
-    CASE
-        WHEN action.course_id IN ('770', '772', '775', '779') THEN '酷英AI英語聊天機器人'
-        WHEN action.course_id IN ('941', '942', '943', '944') THEN '酷英篇章口說評測系統'
-        WHEN action.course_id IN ('767', '768', '771', '773', '774', '776', '777', '778', '918', '919', '920', '921', '1358') THEN '酷英語音合成工具/語音合成工具'
-        WHEN action.course_id IN ('841', '843', '922', '923', '924', '925') THEN '酷英AI寫作偵錯工具'
-        WHEN action.course_id IN ('842', '844', '926', '927', '928', '930') THEN '多益寫作評估工具'
-        WHEN action.course_id IN ('862', '864', '868', '937', '938', '939', '940', '1355', '1388') THEN 'Linggle Write'
-        WHEN action.course_id IN ('989', '990', '991', '992') THEN '酷英教學＆學習工具區'
-        WHEN action.course_id IN ('912', '915', '916', '917') THEN '酷英教師AI特助'
-        WHEN action.course_id IN ('972', '973', '974', '975') THEN '酷英沉浸式閱讀工具'
-    END AS ai_course_name,
-    actor.category AS student_level,
-    CASE
-        WHEN actor.filename REGEXP '^[0-9]{4}-[0-9]{2}-[0-9]{2}' THEN
-            SUBSTRING(actor.filename, 1, 7)
-        WHEN actor.filename REGEXP '^[0-9]{6}' THEN
-            CONCAT(SUBSTRING(actor.filename, 1, 4), '-', SUBSTRING(actor.filename, 5, 2))
-        ELSE SUBSTRING(actor.filename, 1, 7)
-    END AS month,
-    COUNT(DISTINCT actor.uid) AS user_count
-FROM client_event
-LEFT JOIN action ON client_event.action_id = action.id
-LEFT JOIN actor ON client_event.actor_id = actor.id
-WHERE
-    actor.filename IS NOT NULL
-    AND action.course_id IN (
-        '770', '772', '775', '779',
-        '941', '942', '943', '944',
-        '767', '768', '771', '773', '774', '776', '777', '778', '918', '919', '920', '921', '1358',
-        '841', '843', '922', '923', '924', '925',
-        '842', '844', '926', '927', '928', '930',
-        '862', '864', '868', '937', '938', '939', '940', '1355', '1388',
-        '989', '990', '991', '992',
-        '912', '915', '916', '917',
-        '972', '973', '974', '975'
-    )
-    AND actor.category IS NOT NULL
-    AND actor.category IN ('國小', '國中', '普高', '技高', '大專')
-GROUP BY ai_course_name, student_level, month
-ORDER BY ai_course_name, month,
-    FIELD(actor.category, '國小', '國中', '普高', '技高', '大專')
-";
+// `export_ai_course_stats.py`'s query, unchanged (it runs on MySQL 8.0 and MariaDB 10.11 as
+// written, against the same table and column names); the benchmark runs it too.
+use xtask::bench_course_stats::ORIGINAL_QUERY;
 
 type StatRow = (String, String, String, i64);
 
@@ -176,10 +133,7 @@ async fn an_operator_added_course_id_counts_without_a_deploy() {
     .fetch_one(&db.pool)
     .await
     .expect("a non-AI course in the data");
-    let before: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(user_count), 0) AS SIGNED) FROM ai_course_monthly_users WHERE ai_course_name = 'Linggle Write'")
-        .fetch_one(&db.pool)
-        .await
-        .expect("sum");
+    let before = users_of(&db, "Linggle Write").await;
     sqlx::query("INSERT INTO ai_course (course_id, ai_course_name) VALUES (?, 'Linggle Write')")
         .bind(&other_course)
         .execute(&db.pool)
@@ -188,11 +142,16 @@ async fn an_operator_added_course_id_counts_without_a_deploy() {
     course_stats::handle(&db.pool, payload, chrono::Utc::now(), zone)
         .await
         .expect("after");
-    let after: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(user_count), 0) AS SIGNED) FROM ai_course_monthly_users WHERE ai_course_name = 'Linggle Write'")
+    let after = users_of(&db, "Linggle Write").await;
+    assert!(after > before, "{after} > {before}");
+}
+
+async fn users_of(db: &TestDb, course: &str) -> i64 {
+    sqlx::query_scalar("SELECT CAST(COALESCE(SUM(user_count), 0) AS SIGNED) FROM ai_course_monthly_users WHERE ai_course_name = ?")
+        .bind(course)
         .fetch_one(&db.pool)
         .await
-        .expect("sum");
-    assert!(after > before, "{after} > {before}");
+        .expect("sum")
 }
 
 #[tokio::test]
