@@ -72,6 +72,9 @@ pub struct DatabaseSettings {
     /// Upper bound of the pool. Lambda runs one invocation per execution environment, so
     /// two connections (one for the work, one spare for the ledger) are enough.
     pub max_connections: u32,
+    /// `DB_LOCK_WAIT_TIMEOUT_SECS`: the longest a statement waits for a row lock before it
+    /// fails (`innodb_lock_wait_timeout` of every session); the server's default when unset.
+    pub lock_wait_timeout_secs: Option<u32>,
 }
 
 impl fmt::Debug for DatabaseSettings {
@@ -80,6 +83,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("target", &self.display)
             .field("password", &"[redacted]")
             .field("max_connections", &self.max_connections)
+            .field("lock_wait_timeout_secs", &self.lock_wait_timeout_secs)
             .finish()
     }
 }
@@ -91,9 +95,11 @@ impl DatabaseSettings {
     /// When neither `DATABASE_URL` nor `DB_HOST` is set, or a value does not parse.
     pub fn from_env() -> Result<Self, ConfigError> {
         let max_connections = env_or("DB_MAX_CONNECTIONS", 2u32)?;
+        let lock_wait_timeout_secs = env_opt("DB_LOCK_WAIT_TIMEOUT_SECS")?;
         if let Some(url) = env_opt::<String>("DATABASE_URL")? {
             let url = SecretString::from(url);
-            return Self::from_url(&url, max_connections);
+            return Ok(Self::from_url(&url, max_connections)?
+                .with_lock_wait_timeout(lock_wait_timeout_secs));
         }
         let host: String = env_opt("DB_HOST")?.ok_or(ConfigError::Missing {
             name: "DB_HOST",
@@ -116,6 +122,7 @@ impl DatabaseSettings {
             connect,
             display: format!("{user}@{host}:{port}/{name}"),
             max_connections,
+            lock_wait_timeout_secs,
         })
     }
 
@@ -143,7 +150,15 @@ impl DatabaseSettings {
             connect,
             display,
             max_connections,
+            lock_wait_timeout_secs: None,
         })
+    }
+
+    /// The same settings with another row-lock wait limit (`None`: the server's default).
+    #[must_use]
+    pub fn with_lock_wait_timeout(mut self, seconds: Option<u32>) -> Self {
+        self.lock_wait_timeout_secs = seconds;
+        self
     }
 
     /// The same server with another database (schema) name; tests and tools use it.
@@ -153,6 +168,7 @@ impl DatabaseSettings {
             connect: self.connect.clone().database(database),
             display: format!("{prefix}/{database}"),
             max_connections: self.max_connections,
+            lock_wait_timeout_secs: self.lock_wait_timeout_secs,
         }
     }
 

@@ -18,7 +18,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// slow database does not fail the init phase, and an acquire time-out short enough that a
 /// dead database fails the invocation (to be retried) rather than the Lambda time-out.
 pub fn lazy_pool(settings: &DatabaseSettings) -> MySqlPool {
-    pool_options(settings.max_connections).connect_lazy_with(settings.connect_options())
+    pool_options(settings).connect_lazy_with(settings.connect_options())
 }
 
 /// Connects now (tools and tests that want an early, clear error).
@@ -26,14 +26,28 @@ pub fn lazy_pool(settings: &DatabaseSettings) -> MySqlPool {
 /// # Errors
 /// The connection error.
 pub async fn connect(settings: &DatabaseSettings) -> Result<MySqlPool, sqlx::Error> {
-    pool_options(settings.max_connections)
+    pool_options(settings)
         .connect_with(settings.connect_options())
         .await
 }
 
-fn pool_options(max_connections: u32) -> MySqlPoolOptions {
+fn pool_options(settings: &DatabaseSettings) -> MySqlPoolOptions {
+    let lock_wait = settings.lock_wait_timeout_secs;
     MySqlPoolOptions::new()
-        .max_connections(max_connections.max(1))
+        .max_connections(settings.max_connections.max(1))
+        // Every session gets the configured row-lock wait limit, so a function blocked by
+        // another's locks fails (and is retried) instead of hanging until its time-out.
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if let Some(seconds) = lock_wait {
+                    let set = format!("SET SESSION innodb_lock_wait_timeout = {}", seconds.max(1));
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(10))
         // Connections idle between invocations may be cut by RDS or a NAT; recycle them.

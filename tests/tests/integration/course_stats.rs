@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use serde_json::json;
 
-use crate::support::TestDb;
+use crate::support::{TestDb, import_generated_day};
 
 // `export_ai_course_stats.py`'s query, unchanged (it runs on MySQL 8.0 and MariaDB 10.11 as
 // written, against the same table and column names); the benchmark runs it too.
@@ -13,28 +13,9 @@ type StatRow = (String, String, String, i64);
 
 /// Imports generated days (shared user pool, so users repeat across days and months).
 async fn import_days(db: &TestDb, days: &[(i32, u32, u32)]) {
-    let settings = import::settings::ImportSettings::defaults(chrono_tz::Asia::Taipei);
     for (n, (y, m, d)) in days.iter().enumerate() {
         let date = NaiveDate::from_ymd_opt(*y, *m, *d).expect("date");
-        let file = tempfile::NamedTempFile::new().expect("temp");
-        let mut options = xtask::generate::GenerateOptions::new(1_500, date, 100 + n as u64);
-        options.users = Some(120);
-        xtask::generate::write_zip(&options, file.path()).expect("generate");
-        let source = import::ledger::Source {
-            bucket: "local".into(),
-            key: format!("{date}.zip"),
-            etag: format!("e{n}"),
-            size: None,
-        };
-        let report = import::pipeline::import_file(
-            &db.pool,
-            &settings,
-            &source,
-            file.path(),
-            chrono::Utc::now(),
-        )
-        .await
-        .expect("import");
+        let report = import_generated_day(&db.pool, date, 1_500, 120, 100 + n as u64).await;
         assert_eq!(report.status, "completed");
     }
 }

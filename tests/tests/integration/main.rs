@@ -4,6 +4,7 @@
 //! Run them with `make test`, which starts the stack. Every test gets its own database
 //! (dropped afterwards) and its own bucket, so tests run in parallel.
 
+mod cleanup;
 mod course_stats;
 mod import_bad_input;
 mod import_mapping;

@@ -229,3 +229,28 @@ pub fn write_temp(bytes: &[u8]) -> tempfile::NamedTempFile {
     std::fs::write(file.path(), bytes).expect("write");
     file
 }
+
+/// Imports a generated day of `statements` by `users` users from `{date}.zip` (so the
+/// object name gives the log date), through the same path as the function after download.
+pub async fn import_generated_day(
+    pool: &MySqlPool,
+    date: chrono::NaiveDate,
+    statements: u64,
+    users: u32,
+    seed: u64,
+) -> import::report::ImportReport {
+    let settings = ImportSettings::defaults(chrono_tz::Asia::Taipei);
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let mut options = xtask::generate::GenerateOptions::new(statements, date, seed);
+    options.users = Some(users);
+    xtask::generate::write_zip(&options, file.path()).expect("generate");
+    let source = import::ledger::Source {
+        bucket: "local".into(),
+        key: format!("uploads/{date}.zip"),
+        etag: format!("etag-{date}-{seed}"),
+        size: None,
+    };
+    import::pipeline::import_file(pool, &settings, &source, file.path(), chrono::Utc::now())
+        .await
+        .expect("import")
+}
