@@ -1,6 +1,6 @@
 # The two quick-start commands are `make demo` and `make test`; both set up what is
 # missing (Debian packages, the project virtualenv from PyPI, the local stack).
-.PHONY: demo test bench-import bench-course-stats lint stack-up stack-down
+.PHONY: demo test bench-import bench-course-stats bench-cleanup lint stack-up stack-down
 
 demo:
 	scripts/demo.sh
@@ -10,6 +10,9 @@ test:
 
 bench-course-stats:
 	scripts/bench-course-stats.sh
+
+bench-cleanup:
+	scripts/bench-cleanup.sh
 
 bench-import:
 	scripts/bench-import.sh

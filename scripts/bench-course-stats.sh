@@ -3,8 +3,6 @@
 #   BENCH_EVENTS=10000000 scripts/bench-course-stats.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/stack.sh up
-trap 'scripts/stack.sh down' EXIT
-eval "$(scripts/stack.sh env)"
+source scripts/lib/bench-server.sh
 cargo build --release --quiet -p xtask
 target/release/xtask bench-course-stats --events "${BENCH_EVENTS:-10000000}"

@@ -5,7 +5,9 @@
 #   3. `cargo lambda watch`, then `cargo lambda invoke` migrate and import (an S3 event);
 #   4. print what landed: rows per table, the ledger row, where the object went;
 #   5. invoke again with the same event: nothing is added;
-#   6. `cargo lambda invoke course-stats` for the month, and print the stats.
+#   6. `cargo lambda invoke course-stats` for the month, and print the stats;
+#   7. import a day of five months ago, then `cargo lambda invoke cleanup`: a dry run,
+#      the run (the old day goes, yesterday stays) and a repeat that finds nothing.
 # Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,15 +35,16 @@ mariadb --protocol=TCP -h 127.0.0.1 -u root -e 'DROP DATABASE IF EXISTS learning
   CREATE DATABASE learning_demo CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
 
 say "building the functions and the generator"
-cargo build --quiet -p import -p migrate -p course-stats -p xtask
+cargo build --quiet -p import -p migrate -p course-stats -p cleanup -p xtask
 
 LOG_DATE=$(TZ=Asia/Taipei date -d yesterday +%F)
 ZIP=$DEMO/$LOG_DATE.zip
 say "generating $STATEMENTS xAPI statements for $LOG_DATE"
 target/debug/xtask gen-xapi --out "$ZIP" --statements "$STATEMENTS" --date "$LOG_DATE" --seed 7 --entries 4 --format mixed
 
-say "uploading to s3://$BUCKET/uploads/comLog/$LOG_DATE.zip (moto)"
-.venv/bin/python - "$BUCKET" "uploads/comLog/$LOG_DATE.zip" "$ZIP" "$DEMO/event.json" <<'PY'
+# upload ZIP KEY EVENT_FILE: puts the zip on moto and writes the S3 event for it.
+upload() {
+.venv/bin/python - "$BUCKET" "$2" "$1" "$3" <<'PY'
 import json, os, sys, urllib.parse
 import boto3
 bucket, key, path, event_path = sys.argv[1:5]
@@ -58,6 +61,10 @@ obj["object"].update(key=urllib.parse.quote_plus(key, safe="/"), eTag=etag, size
 json.dump(event, open(event_path, "w"), indent=2)
 print(f"uploaded {os.path.getsize(path)} bytes, ETag {etag}; event in {event_path}")
 PY
+}
+
+say "uploading to s3://$BUCKET/uploads/comLog/$LOG_DATE.zip (moto)"
+upload "$ZIP" "uploads/comLog/$LOG_DATE.zip" "$DEMO/event.json"
 
 say "cargo lambda watch (local Lambda runtime on 127.0.0.1:9000)"
 setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 >"$DEMO/watch.log" 2>&1 &
@@ -105,4 +112,21 @@ invoke course-stats --data-ascii "{\"from\": \"$MONTH\", \"to\": \"$MONTH\"}"
 echo
 sql "SELECT ai_course_name, student_level, month, user_count FROM ai_course_monthly_users
      ORDER BY ai_course_name, FIELD(student_level, '國小', '國中', '普高', '技高', '大專')"
+
+OLD_DATE=$(TZ=Asia/Taipei date -d "-5 months" +%F)
+say "a day of five months ago ($OLD_DATE), for the retention cleanup"
+target/debug/xtask gen-xapi --out "$DEMO/$OLD_DATE.zip" --statements 3000 --date "$OLD_DATE" --seed 8 --entries 2
+upload "$DEMO/$OLD_DATE.zip" "uploads/comLog/$OLD_DATE.zip" "$DEMO/old-event.json"
+invoke import --data-file "$DEMO/old-event.json" >/dev/null
+sql "SELECT log_date, COUNT(*) AS events FROM client_event GROUP BY log_date"
+say "cargo lambda invoke cleanup --data-file events/cleanup/dry-run.json (counts only)"
+invoke cleanup --data-file events/cleanup/dry-run.json
+say "cargo lambda invoke cleanup --data-file events/cleanup/scheduled.json (the monthly run)"
+invoke cleanup --data-file events/cleanup/scheduled.json
+echo
+sql "SELECT log_date, COUNT(*) AS events FROM client_event GROUP BY log_date"
+sql "SELECT object_key, status, log_date, purged_at FROM import_file ORDER BY id"
+say "the cleanup again (a second delivery): nothing more is deleted"
+invoke cleanup --data-file events/cleanup/scheduled.json
+echo
 say "demo done (function logs: $DEMO/watch.log)"

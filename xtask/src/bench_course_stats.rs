@@ -97,7 +97,12 @@ pub async fn run(server: &DatabaseSettings, events: u64) -> anyhow::Result<Cours
     })
 }
 
-async fn fill(pool: &MySqlPool, events: u64) -> anyhow::Result<()> {
+/// Fills a migrated, empty database with `events` synthetic events over six months
+/// (2024-01-01 to 2024-06-28), their per-day actors and 2,000 actions.
+///
+/// # Errors
+/// The failing statement.
+pub async fn fill(pool: &MySqlPool, events: u64) -> anyhow::Result<()> {
     sqlx::raw_sql(
         "CREATE TABLE digits (d INT NOT NULL PRIMARY KEY);
          INSERT INTO digits VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9);

@@ -4,7 +4,9 @@
 //! - [`generate`]: deterministic, realistic zips of xAPI statements (a day of CoolEnglish logs).
 //! - [`bench`]: the import benchmark against MariaDB's own bulk path (`LOAD DATA`).
 //! - [`bench_course_stats`]: one month of course stats next to the original SQL.
+//! - [`bench_cleanup`]: the chunked cleanup next to unchunked DELETEs, with a writer alongside.
 
 pub mod bench;
+pub mod bench_cleanup;
 pub mod bench_course_stats;
 pub mod generate;

@@ -53,6 +53,14 @@ enum Task {
         #[arg(long, default_value_t = 10_000_000)]
         events: u64,
     },
+    /// Benchmark the cleanup against unchunked DELETEs, a writer alongside (needs DATABASE_URL).
+    BenchCleanup {
+        /// Synthetic events over six months (three months of them go).
+        #[arg(long, default_value_t = 2_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 2_000)]
+        chunk_rows: u32,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -126,8 +134,48 @@ fn main() -> anyhow::Result<()> {
                 if ratio >= 10.0 { "met" } else { "NOT met" }
             );
         }
+        Task::BenchCleanup { events, chunk_rows } => {
+            let database_url =
+                std::env::var("DATABASE_URL").context("DATABASE_URL names the server")?;
+            let server = DatabaseSettings::from_url(&SecretString::from(database_url), 2)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let f = runtime.block_on(xtask::bench_cleanup::run(&server, events, chunk_rows))?;
+            print_cleanup_figures(&f);
+        }
     }
     Ok(())
+}
+
+fn print_cleanup_figures(f: &xtask::bench_cleanup::CleanupFigures) {
+    println!();
+    println!(
+        "cleanup benchmark ({} synthetic events over 6 months, {} rows in all; Jan-Mar go)",
+        f.events, f.rows_before
+    );
+    println!(
+        "  {:<44} {:>12} {:>9} {:>12} {:>14} {:>14}",
+        "", "rows deleted", "seconds", "rows/s", "writer max ms", "writer p99 ms"
+    );
+    for (name, d) in [
+        (
+            format!("cleanup function ({} run(s), chunks)", f.chunked_runs),
+            &f.chunked,
+        ),
+        ("baseline: one DELETE per table".to_owned(), &f.unchunked),
+    ] {
+        println!(
+            "  {name:<44} {:>12} {:>9.1} {:>12.0} {:>14.1} {:>14.1}",
+            d.rows_deleted,
+            d.seconds,
+            d.rows_per_second(),
+            d.writer_longest_ms,
+            d.writer_p99_ms
+        );
+    }
+    println!(
+        "  writer transactions: {} during the cleanup, {} during the baseline",
+        f.chunked.writer_transactions, f.unchunked.writer_transactions
+    );
 }
 
 #[allow(clippy::cast_precision_loss)]

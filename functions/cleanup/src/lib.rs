@@ -442,6 +442,17 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_payloads_parse() {
+        let sample = |text: &str| Request::from_payload(&serde_json::from_str(text).expect("JSON"));
+        let scheduled = sample(include_str!("../../../events/cleanup/scheduled.json"));
+        assert_eq!(scheduled.expect("valid"), Request::default());
+        let dry = sample(include_str!("../../../events/cleanup/dry-run.json")).expect("valid");
+        assert!(dry.dry_run);
+        let six = sample(include_str!("../../../events/cleanup/keep-six-months.json"));
+        assert_eq!(six.expect("valid").retention_months, Some(6));
+    }
+
+    #[test]
     fn malformed_payloads_name_the_field() {
         for (payload, field) in [
             (json!({"dry_run": "yes"}), "dry_run"),

@@ -1,0 +1,296 @@
+//! The cleanup benchmark: rows deleted per second when three months out of six go, by the
+//! function's chunked deletes and by unchunked `DELETE` statements on the same data, each
+//! with a writer inserting events the whole time and the longest wait it saw.
+//!
+//! The writer behaves like an import: each transaction `INSERT IGNORE`s an action (shared
+//! with the old events, so the cleanup checks the same rows), a new actor and an event of
+//! today, then commits. Its slowest transaction is the longest a concurrent import was
+//! held up.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use chrono::{TimeZone, Utc};
+use cleanup::{CleanupSettings, Request};
+use common::config::DatabaseSettings;
+use sqlx::MySqlPool;
+
+use crate::bench_course_stats::fill;
+
+/// Figures of one way of deleting.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteFigures {
+    pub rows_deleted: u64,
+    pub seconds: f64,
+    pub writer_transactions: u64,
+    pub writer_longest_ms: f64,
+    pub writer_p99_ms: f64,
+}
+
+impl DeleteFigures {
+    #[allow(clippy::cast_precision_loss)]
+    pub fn rows_per_second(&self) -> f64 {
+        self.rows_deleted as f64 / self.seconds
+    }
+}
+
+/// Figures of the run.
+#[derive(Debug, Clone)]
+pub struct CleanupFigures {
+    pub events: u64,
+    pub rows_before: u64,
+    pub chunked: DeleteFigures,
+    pub chunked_runs: u32,
+    pub unchunked: DeleteFigures,
+}
+
+/// 2 July 2024, Taipei: with three months kept, the cut-off is 1 April (Jan–Mar go).
+const CUTOFF: &str = "2024-04-01";
+
+/// Runs the benchmark on databases `bench_cleanup_chunked` and `bench_cleanup_unchunked`.
+///
+/// # Errors
+/// Any failing step, with what was being done.
+pub async fn run(
+    server: &DatabaseSettings,
+    events: u64,
+    chunk_rows: u32,
+) -> anyhow::Result<CleanupFigures> {
+    let chunked_db = prepare(server, "bench_cleanup_chunked", events).await?;
+    let unchunked_db = prepare(server, "bench_cleanup_unchunked", events).await?;
+    let rows_before = total_rows(&chunked_db).await?;
+
+    let settings = CleanupSettings {
+        chunk_rows,
+        ..CleanupSettings::defaults()
+    };
+    let now = Utc
+        .with_ymd_and_hms(2024, 7, 2, 2, 0, 0)
+        .single()
+        .context("a valid instant")?;
+    let writer = Writer::start(&chunked_db);
+    let started = Instant::now();
+    let mut runs = 0;
+    loop {
+        // The writer keeps taking locks on actions the cleanup checks; those stay
+        // candidates and a follow-up run (as the hourly continuation would) settles them.
+        runs += 1;
+        let outcome = cleanup::run(
+            &chunked_db,
+            Request::default(),
+            now,
+            chrono_tz::Asia::Taipei,
+            &settings,
+            None,
+        )
+        .await
+        .context("the cleanup")?;
+        anyhow::ensure!(
+            outcome.cutoff.to_string() == CUTOFF,
+            "cut-off {}",
+            outcome.cutoff
+        );
+        if outcome.complete || runs >= 10 {
+            break;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let (writer_transactions, latencies) = writer.stop().await?;
+    let chunked = DeleteFigures {
+        rows_deleted: rows_before + writer_transactions * 2 - total_rows(&chunked_db).await?,
+        seconds,
+        writer_transactions,
+        writer_longest_ms: percentile(&latencies, 1.0),
+        writer_p99_ms: percentile(&latencies, 0.99),
+    };
+
+    let rows_before_unchunked = total_rows(&unchunked_db).await?;
+    let writer = Writer::start(&unchunked_db);
+    let started = Instant::now();
+    unchunked_delete(&unchunked_db).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let (writer_transactions, latencies) = writer.stop().await?;
+    let unchunked = DeleteFigures {
+        rows_deleted: rows_before_unchunked + writer_transactions * 2
+            - total_rows(&unchunked_db).await?,
+        seconds,
+        writer_transactions,
+        writer_longest_ms: percentile(&latencies, 1.0),
+        writer_p99_ms: percentile(&latencies, 0.99),
+    };
+    Ok(CleanupFigures {
+        events,
+        rows_before,
+        chunked,
+        chunked_runs: runs,
+        unchunked,
+    })
+}
+
+async fn prepare(server: &DatabaseSettings, name: &str, events: u64) -> anyhow::Result<MySqlPool> {
+    let admin = common::db::connect(server).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    )))
+    .execute(&admin)
+    .await?;
+    let mut settings = server.with_database(name);
+    settings.max_connections = 4;
+    let pool = common::db::connect(&settings).await?;
+    common::db::MIGRATOR.run(&pool).await?;
+    let started = Instant::now();
+    fill(&pool, events)
+        .await
+        .context("filling synthetic data")?;
+    // Details as an import writes them: event_info for every event, result for a third.
+    sqlx::raw_sql(
+        "INSERT INTO event_info (statement_id, platform, event_time)
+           SELECT statement_id, 'bench', event_time FROM client_event;
+         INSERT INTO result (statement_id, score_scaled, success)
+           SELECT statement_id, 0.5, 1 FROM client_event WHERE CRC32(statement_id) % 3 = 0;
+         DROP TABLE digits, levels, courses;
+         ANALYZE TABLE client_event, event_info, result, actor, action",
+    )
+    .execute(&pool)
+    .await?;
+    eprintln!(
+        "  {name}: filled in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(pool)
+}
+
+async fn total_rows(pool: &MySqlPool) -> anyhow::Result<u64> {
+    let mut total = 0u64;
+    for table in ["client_event", "event_info", "result", "actor", "action"] {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(pool)
+                .await?;
+        total += u64::try_from(n).unwrap_or(0);
+    }
+    Ok(total)
+}
+
+/// The plain way: one `DELETE` per table, each a single autocommitted statement.
+async fn unchunked_delete(pool: &MySqlPool) -> anyhow::Result<()> {
+    for sql in [
+        "DELETE d FROM event_info d JOIN client_event e ON e.statement_id = d.statement_id WHERE e.log_date < ?",
+        "DELETE d FROM result d JOIN client_event e ON e.statement_id = d.statement_id WHERE e.log_date < ?",
+        "DELETE FROM client_event WHERE log_date < ?",
+    ] {
+        sqlx::query(sql).bind(CUTOFF).execute(pool).await?;
+    }
+    for sql in [
+        "DELETE FROM actor WHERE NOT EXISTS (SELECT 1 FROM client_event e WHERE e.actor_id = actor.id)",
+        "DELETE FROM action WHERE NOT EXISTS (SELECT 1 FROM client_event e WHERE e.action_id = action.id)",
+    ] {
+        sqlx::query(sql).execute(pool).await?;
+    }
+    Ok(())
+}
+
+/// An import-like writer on its own connection, timing each transaction.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<anyhow::Result<Vec<Duration>>>,
+}
+
+impl Writer {
+    fn start(pool: &MySqlPool) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let pool = pool.clone();
+        let flag = Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n: u64 = 0;
+            let mut timed_out = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                n += 1;
+                let started = Instant::now();
+                match write_one(&pool, n).await {
+                    Ok(()) => {}
+                    // Waited past innodb_lock_wait_timeout: the wait is the figure, the
+                    // transaction was rolled back.
+                    Err(error) if is_lock_wait_timeout(&error) => timed_out += 1,
+                    Err(error) => return Err(error.into()),
+                }
+                latencies.push(started.elapsed());
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            if timed_out > 0 {
+                eprintln!("  writer: {timed_out} transactions gave up waiting for a lock");
+            }
+            Ok(latencies)
+        });
+        Self { stop, task }
+    }
+
+    /// Stops the writer; its transactions and their latencies.
+    async fn stop(self) -> anyhow::Result<(u64, Vec<Duration>)> {
+        self.stop.store(true, Ordering::Relaxed);
+        let latencies = self.task.await.context("writer task")??;
+        Ok((latencies.len() as u64, latencies))
+    }
+}
+
+/// One import-like transaction: an action shared with old events, a new actor, an event.
+async fn write_one(pool: &MySqlPool, n: u64) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let action = 1 + (n * 7919) % 2_000;
+    sqlx::query(
+        "INSERT IGNORE INTO action (id, verb_id, object_id, course_id)
+         VALUES (?, 'http://adlnet.gov/expapi/verbs/experienced', 'writer', '770')",
+    )
+    .bind(action)
+    .execute(&mut *tx)
+    .await?;
+    let actor = 10_000_000 + n;
+    sqlx::query(
+        "INSERT IGNORE INTO actor (id, uid, ifi, object_type, category, filename)
+         VALUES (?, CONCAT('writer|', ?), 'account', 'Agent', '國中', '2024-07-02.jsonl')",
+    )
+    .bind(actor)
+    .bind(n)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO client_event (statement_id, import_id, entry_name, log_date, event_time, actor_id, action_id)
+         VALUES (CONCAT('writer-', LPAD(?, 29, '0')), 2, 'writer.jsonl', '2024-07-02', '2024-07-02 01:00:00', ?, ?)",
+    )
+    .bind(n)
+    .bind(actor)
+    .bind(action)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+fn is_lock_wait_timeout(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .is_some_and(|e| e.number() == 1205)
+}
+
+/// The `q` quantile of the latencies, in milliseconds (1.0: the longest).
+fn percentile(latencies: &[Duration], q: f64) -> f64 {
+    if latencies.is_empty() {
+        return 0.0;
+    }
+    let mut sorted: Vec<Duration> = latencies.to_vec();
+    sorted.sort();
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let index = (((sorted.len() - 1) as f64) * q).round() as usize;
+    sorted[index.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
