@@ -62,7 +62,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchFigures> {
     std::fs::create_dir_all(&options.work_dir)?;
     let import_db = "bench_import";
     let load_db = "bench_import_load";
-    let admin = common::db::connect(&options.server)
+    let admin = common::db::connect(&options.server.with_database(""))
         .await
         .context("connecting to the server")?;
     for db in [import_db, load_db] {

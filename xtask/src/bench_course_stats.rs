@@ -35,7 +35,7 @@ const ACTIONS: u64 = 2_000;
 /// # Errors
 /// Any failing step, with what was being done.
 pub async fn run(server: &DatabaseSettings, events: u64) -> anyhow::Result<CourseStatsFigures> {
-    let admin = common::db::connect(server).await?;
+    let admin = common::db::connect(&server.with_database("")).await?;
     sqlx::raw_sql("DROP DATABASE IF EXISTS bench_course_stats; CREATE DATABASE bench_course_stats CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         .execute(&admin)
         .await?;

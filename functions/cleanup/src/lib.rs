@@ -350,18 +350,21 @@ async fn purge_all(
     outcome: &mut Outcome,
 ) -> Result<(), sqlx::Error> {
     // Facts first: every deleted event makes its dimension rows candidates.
+    // MySQL's earliest DATE.
+    let mut from = NaiveDate::from_ymd_opt(1000, 1, 1).unwrap_or(cutoff);
     loop {
         if out_of_time(outcome, stop_at) {
             outcome.stopped_by_time_budget = true;
             return Ok(());
         }
         let chunk = purge::with_lock_retries(outcome, || {
-            purge::delete_event_chunk(pool, cutoff, chunk_rows)
+            purge::delete_event_chunk(pool, from, cutoff, chunk_rows)
         })
         .await?;
-        if chunk.events == 0 {
+        let Some(last_log_date) = chunk.last_log_date else {
             break;
-        }
+        };
+        from = last_log_date;
         outcome.chunks += 1;
         outcome.add("client_event", chunk.events);
         outcome.add("event_info", chunk.event_info);

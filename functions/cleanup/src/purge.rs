@@ -64,6 +64,8 @@ const DETAIL_TABLES: [&str; 4] = ["event_info", "result", "video_info", "sentenc
 /// Rows one event chunk deleted.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EventChunk {
+    /// The latest log date of the chunk: where the next chunk starts.
+    pub last_log_date: Option<NaiveDate>,
     pub events: u64,
     pub event_info: u64,
     pub result: u64,
@@ -88,15 +90,20 @@ async fn read_committed(pool: &MySqlPool) -> Result<PoolConnection<MySql>, sqlx:
     Ok(conn)
 }
 
-type EventKeys = (String, u64, u64, Option<u64>, Option<u64>);
+type EventKeys = (String, u64, u64, Option<u64>, Option<u64>, NaiveDate);
 
-/// Deletes up to `limit` events logged before `cutoff`, with their details, and records
-/// their dimension ids as candidates; all in one transaction.
+/// Deletes up to `limit` events logged from `from` to before `cutoff`, with their details,
+/// and records their dimension ids as candidates; all in one transaction.
+///
+/// The caller passes the last chunk's latest log date as `from`: deleted index entries
+/// stay (delete-marked) until InnoDB purges them, and a scan from the very start would
+/// step over every one of them again in each chunk.
 ///
 /// # Errors
 /// The database error (the chunk is rolled back).
 pub async fn delete_event_chunk(
     pool: &MySqlPool,
+    from: NaiveDate,
     cutoff: NaiveDate,
     limit: u32,
 ) -> Result<EventChunk, sqlx::Error> {
@@ -104,13 +111,14 @@ pub async fn delete_event_chunk(
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // Oldest first, through the log-date index; rows an import holds are left for later.
     let events: Vec<EventKeys> = sqlx::query_as(
-        "SELECT statement_id, actor_id, action_id, cookie_id, tanet_info_id
+        "SELECT statement_id, actor_id, action_id, cookie_id, tanet_info_id, log_date
          FROM client_event FORCE INDEX (ix_client_event_log_date)
-         WHERE log_date < ?
+         WHERE log_date >= ? AND log_date < ?
          ORDER BY log_date
          LIMIT ?
          FOR UPDATE SKIP LOCKED",
     )
+    .bind(from)
     .bind(cutoff)
     .bind(limit)
     .fetch_all(&mut *tx)
@@ -122,7 +130,7 @@ pub async fn delete_event_chunk(
 
     let mut candidates: Vec<(&'static str, u64)> = Vec::with_capacity(events.len() * 2);
     let mut seen = BTreeSet::new();
-    for (_, actor, action, cookie, tanet) in &events {
+    for (_, actor, action, cookie, tanet, _) in &events {
         let ids = [
             (Dimension::Actor, Some(*actor)),
             (Dimension::Action, Some(*action)),
@@ -152,6 +160,7 @@ pub async fn delete_event_chunk(
     let events_deleted = delete_statements(&mut tx, "client_event", &ids).await?;
     tx.commit().await?;
     Ok(EventChunk {
+        last_log_date: events.iter().map(|e| e.5).max(),
         events: events_deleted,
         event_info: deleted[0],
         result: deleted[1],
