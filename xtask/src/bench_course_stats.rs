@@ -141,7 +141,8 @@ pub async fn fill(pool: &MySqlPool, events: u64) -> anyhow::Result<()> {
         .execute(pool)
         .await?;
     }
-    // Events, a million per statement, sequential keys, spread evenly over the days.
+    // Events, a million per statement, sequential keys, spread evenly over the days; each
+    // day's events cycle through all of that day's actors.
     let millions = events.div_ceil(1_000_000);
     for chunk in 0..millions {
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -149,7 +150,7 @@ pub async fn fill(pool: &MySqlPool, events: u64) -> anyhow::Result<()> {
              SELECT CONCAT('bench-', LPAD({chunk} * 1000000 + n, 30, '0')), 1, 'synthetic.jsonl',
                     DATE_ADD('2024-01-01', INTERVAL (n % {DAYS}) DAY),
                     DATE_ADD('2024-01-01 02:00:00', INTERVAL (n % {DAYS}) * 86400 + n % 50000 SECOND),
-                    (n % {DAYS}) * {ACTORS_PER_DAY} + (n * 17) % {ACTORS_PER_DAY} + 1,
+                    (n % {DAYS}) * {ACTORS_PER_DAY} + ((n DIV {DAYS}) * 17) % {ACTORS_PER_DAY} + 1,
                     (n * 31 + {chunk}) % {ACTIONS} + 1
              FROM (SELECT a.d * 100000 + b.d * 10000 + c.d * 1000 + e.d * 100 + f.d * 10 + g.d AS n
                    FROM digits a, digits b, digits c, digits e, digits f, digits g) numbers
