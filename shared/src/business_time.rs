@@ -1,6 +1,6 @@
 //! Dates as the business counts them: the log date of a file, the month of an event.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// The date a log file or zip entry name holds, if any: the first `YYYY-MM-DD`,
@@ -59,12 +59,40 @@ pub fn local_date(instant: DateTime<Utc>, zone: Tz) -> NaiveDate {
     instant.with_timezone(&zone).date_naive()
 }
 
+/// The UTC instant (as a naive UTC date-time, how the tables store instants) where local
+/// day `date` starts in `zone`. When midnight falls in a DST gap the day starts at the
+/// first local hour that exists.
+pub fn local_day_start(date: NaiveDate, zone: Tz) -> NaiveDateTime {
+    let midnight = date.and_time(NaiveTime::MIN);
+    (0..=3)
+        .find_map(|h| {
+            zone.from_local_datetime(&(midnight + TimeDelta::hours(h)))
+                .earliest()
+        })
+        .map_or(midnight, |t| t.with_timezone(&Utc).naive_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn d(y: i32, m: u32, day: u32) -> Option<NaiveDate> {
         NaiveDate::from_ymd_opt(y, m, day)
+    }
+
+    #[test]
+    fn local_days_start_at_local_midnight() {
+        let start = local_day_start(
+            NaiveDate::from_ymd_opt(2024, 5, 1).expect("date"),
+            chrono_tz::Asia::Seoul,
+        );
+        assert_eq!(start.to_string(), "2024-04-30 15:00:00");
+        // São Paulo skipped midnight on 2018-11-04: the day began at 01:00 local.
+        let gap = local_day_start(
+            NaiveDate::from_ymd_opt(2018, 11, 4).expect("date"),
+            chrono_tz::America::Sao_Paulo,
+        );
+        assert_eq!(gap.to_string(), "2018-11-04 03:00:00");
     }
 
     #[test]

@@ -10,10 +10,14 @@
 //! - [`telemetry`]: tracing set-up: JSON in Lambda, compact text locally.
 //! - [`error`]: errors every function maps to a Lambda outcome (retry or not).
 //! - [`business_time`]: log dates and months in the business time zone.
+//! - `http` (feature `http`): the JSON envelope, API errors, bearer-token authentication and
+//!   the Lambda adapter shared by the HTTP API functions.
 
 pub mod aws;
 pub mod business_time;
 pub mod config;
 pub mod db;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod telemetry;

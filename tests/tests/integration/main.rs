@@ -4,6 +4,9 @@
 //! Run them with `make test`, which starts the stack. Every test gets its own database
 //! (dropped afterwards) and its own bucket, so tests run in parallel.
 
+mod cctv_api;
+mod cctv_rollups;
+mod cctv_support;
 mod cleanup;
 mod course_stats;
 mod import_bad_input;
