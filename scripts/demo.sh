@@ -7,7 +7,11 @@
 #   5. invoke again with the same event: nothing is added;
 #   6. `cargo lambda invoke course-stats` for the month, and print the stats;
 #   7. import a day of five months ago, then `cargo lambda invoke cleanup`: a dry run,
-#      the run (the old day goes, yesterday stays) and a repeat that finds nothing.
+#      the run (the old day goes, yesterday stays) and a repeat that finds nothing;
+#   8. CCTV counts (cctv-api over cargo lambda watch's HTTP endpoint, with curl): a token,
+#      a week of 5-minute counts of 3 cameras, a 401 and a 400, `cargo lambda invoke
+#      cctv-rollups` (twice: the catch-up is idempotent), spikes flagged as outliers against
+#      the new stats, and a re-post of the spikes that changes nothing.
 # Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +22,8 @@ STATEMENTS=${DEMO_STATEMENTS:-20000}
 BUCKET=${DEMO_BUCKET:-learning-logs}
 # The demo's own database, created afresh on every run so each run shows a first import.
 export DATABASE_URL=mysql://root@127.0.0.1:3306/learning_demo
+# The cameras' zone (cctv-api and cctv-rollups read it; its default too).
+export CCTV_TIME_ZONE=${CCTV_TIME_ZONE:-Asia/Seoul}
 
 scripts/stack.sh up
 WATCH_PID=
@@ -35,7 +41,7 @@ mariadb --protocol=TCP -h 127.0.0.1 -u root -e 'DROP DATABASE IF EXISTS learning
   CREATE DATABASE learning_demo CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
 
 say "building the functions and the generator"
-cargo build --quiet -p import -p migrate -p course-stats -p cleanup -p xtask
+cargo build --quiet -p import -p migrate -p course-stats -p cleanup -p cctv-api -p cctv-rollups -p xtask
 
 LOG_DATE=$(TZ=Asia/Taipei date -d yesterday +%F)
 ZIP=$DEMO/$LOG_DATE.zip
@@ -129,4 +135,74 @@ sql "SELECT object_key, status, log_date, purged_at FROM import_file ORDER BY id
 say "the cleanup again (a second delivery): nothing more is deleted"
 invoke cleanup --data-file events/cleanup/scheduled.json
 echo
+
+# --- CCTV counts (issue 4): cctv-api through cargo lambda watch's HTTP endpoint, cctv-rollups
+CCTV=$DEMO/cctv
+rm -rf "$CCTV"; mkdir -p "$CCTV"
+API=http://127.0.0.1:9000/lambda-url/cctv-api
+counts() { python3 scripts/lib/cctv-demo-counts.py "$@"; }
+# api METHOD PATH [curl options]: a request with the bearer token. The token reaches curl as
+# a config line on its standard input: never on a command line, in a file or in the output.
+api() {
+  local method=$1 path=$2; shift 2
+  printf 'header = "Authorization: Bearer %s"\n' "$CCTV_TOKEN" |
+    curl -sS -K - -X "$method" "$API$path" "$@"
+}
+# ok METHOD PATH [curl options]: a request that must succeed (2xx); prints the answer.
+ok() {
+  local out
+  if ! out=$(api "$@" --fail-with-body); then printf '%s\n' "$out" >&2; return 1; fi
+  printf '%s\n' "$out"
+}
+# expect STATUS COMMAND...: runs a curl COMMAND (api, or curl itself for no token) and prints
+# the HTTP status and the envelope; fails unless the status is STATUS.
+expect() {
+  local want=$1 code; shift
+  code=$("$@" -o "$CCTV/answer.json" -w '%{http_code}')
+  printf 'HTTP %s %s\n' "$code" "$(cat "$CCTV/answer.json")"
+  [ "$code" = "$want" ] || { echo "expected HTTP $want" >&2; return 1; }
+}
+JSON=(-H 'content-type: application/json')
+TODAY=$(TZ=$CCTV_TIME_ZONE date +%F)
+FIRST=$(date -d "$TODAY -7 days" +%F)
+LAST=$(date -d "$TODAY -1 day" +%F)
+
+say "cctv: api-token mint --name demo --scope cctv:write --scope cctv:read"
+CCTV_TOKEN=$(cargo run -q -p cctv-api --bin api-token -- mint --name demo --scope cctv:write --scope cctv:read --quiet)
+[[ $CCTV_TOKEN == dp_* ]] || { echo "api-token mint printed no token" >&2; exit 1; }
+echo "token minted (not shown)"
+
+say "cctv: POST $API/cctv/counts: a week of 5-minute counts ($FIRST to $LAST, $CCTV_TIME_ZONE)"
+mapfile -t BATCHES < <(counts week --today "$TODAY" --tz "$CCTV_TIME_ZONE" --out-dir "$CCTV")
+for batch in "${BATCHES[@]}"; do
+  ok POST /cctv/counts "${JSON[@]}" --data-binary @"$batch" >"${batch%.json}.answer"
+done
+counts posted "$CCTV"/week-*.answer
+
+say "cctv: no token answers 401; a negative count answers 400 naming the field"
+ONE='{"camera_id": "cam-01", "start": "'$TODAY'T00:00:00+09:00", "end": "'$TODAY'T00:05:00+09:00", "people": 1, "vehicles": 0}'
+BAD='{"camera_id": "cam-02", "start": "'$TODAY'T00:00:00+09:00", "end": "'$TODAY'T00:05:00+09:00", "people": -3, "vehicles": 0}'
+expect 401 curl -sS -X POST "$API/cctv/counts" "${JSON[@]}" --data-binary "{\"counts\": [$ONE]}"
+expect 400 api POST /cctv/counts "${JSON[@]}" --data-binary "{\"counts\": [$ONE, $BAD]}"
+
+say "cctv: cargo lambda invoke cctv-rollups --data-ascii '{}' (catch-up through yesterday)"
+invoke cctv-rollups --data-ascii '{}'
+say "cctv: cctv-rollups again: nothing new to compute"
+invoke cctv-rollups --data-ascii '{}'
+
+say "cctv: POST spikes for today ($TODAY): flagged as outliers against the new stats"
+counts spike --today "$TODAY" --tz "$CCTV_TIME_ZONE" >"$CCTV/spike.json"
+ok POST /cctv/counts "${JSON[@]}" --data-binary @"$CCTV/spike.json" | counts post
+say "cctv: GET /cctv/cameras/cam-01/stats?kind=day&from=$FIRST&to=$LAST"
+ok GET "/cctv/cameras/cam-01/stats?kind=day&from=$FIRST&to=$LAST" | counts stats
+say "cctv: GET /cctv/cameras/{cam-01,cam-02,cam-03}/outliers?from=$TODAY&to=$TODAY"
+for camera in cam-01 cam-02 cam-03; do
+  ok GET "/cctv/cameras/$camera/outliers?from=$TODAY&to=$TODAY"
+done | counts outliers
+
+say "cctv: the same spikes again: unchanged, no duplicate"
+ok POST /cctv/counts "${JSON[@]}" --data-binary @"$CCTV/spike.json" | counts post
+printf 'GET /cctv/counts?from=%s&to=%s: ' "$TODAY" "$TODAY"
+ok GET "/cctv/counts?from=$TODAY&to=$TODAY" | counts page
+unset CCTV_TOKEN
 say "demo done (function logs: $DEMO/watch.log)"

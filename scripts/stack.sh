@@ -76,11 +76,11 @@ moto_up() {
     log "moto answers on port $MOTO_PORT"
     return
   fi
-  setsid .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$STACK/moto.log" 2>&1 < /dev/null &
-  echo $! > "$STACK/moto.pid"
+  setsid .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$STACK/moto-$MOTO_PORT.log" 2>&1 < /dev/null &
+  echo $! > "$STACK/moto-$MOTO_PORT.pid"
   for _ in $(seq 1 60); do moto_answers && break; sleep 0.25; done
-  moto_answers || { log "moto did not come up; see $STACK/moto.log"; exit 1; }
-  log "moto started on port $MOTO_PORT (pid $(cat "$STACK/moto.pid"))"
+  moto_answers || { log "moto did not come up; see $STACK/moto-$MOTO_PORT.log"; exit 1; }
+  log "moto started on port $MOTO_PORT (pid $(cat "$STACK/moto-$MOTO_PORT.pid"))"
 }
 
 stop_pidfile() {
@@ -109,7 +109,7 @@ ENV
 
 case "${1:-}" in
   up) venv_up; db_up; moto_up ;;
-  down) stop_pidfile "$STACK/moto.pid"; stop_pidfile "$STACK/mariadb.pid"; log "stopped what this script started" ;;
+  down) stop_pidfile "$STACK/moto-$MOTO_PORT.pid"; stop_pidfile "$STACK/mariadb.pid"; log "stopped what this script started" ;;
   env) print_env ;;
   *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
 esac

@@ -5,8 +5,10 @@
 //! - [`bench`]: the import benchmark against MariaDB's own bulk path (`LOAD DATA`).
 //! - [`bench_course_stats`]: one month of course stats next to the original SQL.
 //! - [`bench_cleanup`]: the chunked cleanup next to unchunked DELETEs, with a writer alongside.
+//! - [`bench_cctv`]: the CCTV ingest and rollups next to the original's trigger and events.
 
 pub mod bench;
+pub mod bench_cctv;
 pub mod bench_cleanup;
 pub mod bench_course_stats;
 pub mod generate;

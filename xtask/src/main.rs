@@ -61,6 +61,16 @@ enum Task {
         #[arg(long, default_value_t = 2_000)]
         chunk_rows: u32,
     },
+    /// Benchmark the CCTV ingest and rollups against the original trigger and events (needs DATABASE_URL).
+    BenchCctv {
+        /// Counts posted to the ingest (10 cameras, 5-minute intervals, batches of 500).
+        #[arg(long, env = "BENCH_CCTV_COUNTS", default_value_t = 200_000)]
+        counts: u64,
+        /// Time the original's one-INSERT-per-count baseline on the first N counts only
+        /// (default: all of them).
+        #[arg(long, env = "BENCH_CCTV_BASELINE_COUNTS")]
+        baseline_counts: Option<u64>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -142,8 +152,84 @@ fn main() -> anyhow::Result<()> {
             let f = runtime.block_on(xtask::bench_cleanup::run(&server, events, chunk_rows))?;
             print_cleanup_figures(&f);
         }
+        Task::BenchCctv {
+            counts,
+            baseline_counts,
+        } => {
+            let database_url =
+                std::env::var("DATABASE_URL").context("DATABASE_URL names the server")?;
+            let server = DatabaseSettings::from_url(&SecretString::from(database_url), 2)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let f = runtime.block_on(xtask::bench_cctv::run(
+                &server,
+                counts,
+                baseline_counts.unwrap_or(counts),
+            ))?;
+            print_cctv_figures(&f);
+        }
     }
     Ok(())
+}
+
+fn print_cctv_figures(f: &xtask::bench_cctv::CctvFigures) {
+    let i = &f.ingest;
+    println!();
+    println!(
+        "cctv benchmark: ingest ({} counts, 10 cameras, 5-minute intervals, batches of 500)",
+        i.counts
+    );
+    println!(
+        "  function, POST /cctv/counts in process   {:>8.1} s  {:>10.0} counts/s  ({} flagged as outliers)",
+        i.seconds,
+        i.rate(),
+        i.outliers
+    );
+    println!(
+        "  function, re-post (all unchanged)        {:>8.1} s  {:>10.0} counts/s",
+        i.repost_seconds,
+        i.repost_rate()
+    );
+    let sample = if i.baseline_counts < i.counts {
+        format!(", on a sample of the first {} counts", i.baseline_counts)
+    } else {
+        String::new()
+    };
+    println!(
+        "  baseline: one INSERT per count + trigger {:>8.1} s  {:>10.0} counts/s  (original `test` table and `detection` trigger{sample})",
+        i.baseline_seconds,
+        i.baseline_rate()
+    );
+    println!(
+        "            (the trigger looks its reference up on every row but compares with unset @variables: it never flags)"
+    );
+    println!(
+        "  ratio function / baseline                {:>8.1}x",
+        i.rate() / i.baseline_rate()
+    );
+    let r = &f.rollups;
+    println!();
+    println!(
+        "cctv benchmark: rollups (one year, {} counts of 10 cameras; filled in {:.0} s)",
+        r.rows, r.fill_seconds
+    );
+    println!(
+        "  function, catch-up run                   {:>8.2} s  ({} days, {} weeks, {} months, {} year(s); {} stats rows)",
+        r.seconds, r.answer.days, r.answer.weeks, r.answer.months, r.answer.years, r.answer.rows
+    );
+    println!(
+        "  function, second catch-up (all done)     {:>8.3} s",
+        r.second_run_seconds
+    );
+    println!(
+        "  baseline: the original's events          {:>8.2} s  (365 day events {:.2} s, {} week, {} month, 1 year)",
+        r.baseline_seconds, r.baseline_day_seconds, r.baseline_weeks, r.baseline_months
+    );
+    println!("            (same rows in the original `test` table, which has no camera column:");
+    println!("             one stats row per day for all cameras together, UTC days)");
+    println!(
+        "  speed-up, catch-up vs the original       {:>8.1}x",
+        r.baseline_seconds / r.seconds
+    );
 }
 
 fn print_cleanup_figures(f: &xtask::bench_cleanup::CleanupFigures) {

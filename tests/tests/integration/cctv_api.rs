@@ -638,7 +638,9 @@ async fn raw_counts_are_paged() {
 #[tokio::test]
 async fn a_database_failure_is_a_generic_500() {
     let api = Api::new().await;
-    sqlx::query("DROP TABLE cctv_outlier")
+    // Every POST reads the camera references from cctv_stats after upserting the counts:
+    // without the table it fails mid-transaction.
+    sqlx::query("DROP TABLE cctv_stats")
         .execute(api.pool())
         .await
         .expect("drop");
@@ -646,7 +648,7 @@ async fn a_database_failure_is_a_generic_500() {
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(answer.code(), 5000);
     assert_eq!(answer.errmsg(), "internal error");
-    assert!(!answer.body.to_string().contains("cctv_outlier"));
+    assert!(!answer.body.to_string().contains("cctv_stats"));
     assert_eq!(api.db.count("cctv_count").await, 0, "the batch rolled back");
 }
 

@@ -54,6 +54,7 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         let options = self.settings.connect_options().database("");
         let drop_sql = format!("DROP DATABASE IF EXISTS `{}`", self.name);
+        let name = self.name.clone();
         // Drop runs outside async code; a short-lived runtime on its own thread does the I/O.
         let _joined = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -62,6 +63,21 @@ impl Drop for TestDb {
                 .expect("runtime");
             runtime.block_on(async {
                 if let Ok(mut conn) = MySqlConnection::connect_with(&options).await {
+                    // The test's runtime is blocked in this drop, so a pooled connection
+                    // whose transaction ended in an error cannot flush its ROLLBACK and
+                    // would hold a metadata lock on the database forever: end them first.
+                    let open: Vec<u64> = sqlx::query_scalar(
+                        "SELECT CAST(id AS UNSIGNED) FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()",
+                    )
+                    .bind(&name)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                    for id in open {
+                        let _killed = conn
+                            .execute(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}")))
+                            .await;
+                    }
                     let _dropped = conn.execute(sqlx::AssertSqlSafe(drop_sql)).await;
                 }
             });
