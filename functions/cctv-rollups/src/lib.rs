@@ -375,55 +375,56 @@ pub async fn compute_period(
     };
     let now = Utc::now().naive_utc();
     let mut tx = pool.begin().await?;
+    let mut written = average_days(&mut tx, kind.as_str(), start, end, now, false).await?;
+    if let Some(weekday_kind) = weekday_kind {
+        written += average_days(&mut tx, weekday_kind, start, end, now, true).await?;
+    }
+    mark_done(&mut tx, kind, start).await?;
+    tx.commit().await?;
+    Ok(written)
+}
+
+/// Replaces the `stats_kind` rows starting at `start` with the mean of the day rows from
+/// `start` to `end`, per camera, and per ISO weekday when `by_weekday`.
+async fn average_days(
+    tx: &mut sqlx::Transaction<'static, sqlx::MySql>,
+    stats_kind: &str,
+    start: NaiveDate,
+    end: NaiveDate,
+    now: NaiveDateTime,
+    by_weekday: bool,
+) -> Result<u64, sqlx::Error> {
     sqlx::query("DELETE FROM cctv_stats WHERE period_kind = ? AND period_start = ?")
-        .bind(kind.as_str())
+        .bind(stats_kind)
         .bind(start)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    let mut written = sqlx::query(
+    // Two fixed statements rather than spliced SQL: the weekday is the only difference.
+    let insert = if by_weekday {
+        "INSERT INTO cctv_stats (camera_id, period_kind, period_start, weekday, period_end, samples,
+             people_avg, people_ref, vehicles_avg, vehicles_ref, computed_at)
+         SELECT camera_id, ?, ?, WEEKDAY(period_start) + 1, ?, COUNT(*), AVG(people_avg),
+             AVG(people_ref), AVG(vehicles_avg), AVG(vehicles_ref), ?
+         FROM cctv_stats WHERE period_kind = 'day' AND period_start BETWEEN ? AND ?
+         GROUP BY camera_id, WEEKDAY(period_start) + 1"
+    } else {
         "INSERT INTO cctv_stats (camera_id, period_kind, period_start, weekday, period_end, samples,
              people_avg, people_ref, vehicles_avg, vehicles_ref, computed_at)
          SELECT camera_id, ?, ?, 0, ?, COUNT(*), AVG(people_avg), AVG(people_ref),
              AVG(vehicles_avg), AVG(vehicles_ref), ?
          FROM cctv_stats WHERE period_kind = 'day' AND period_start BETWEEN ? AND ?
-         GROUP BY camera_id",
-    )
-    .bind(kind.as_str())
-    .bind(start)
-    .bind(end)
-    .bind(now)
-    .bind(start)
-    .bind(end)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if let Some(weekday_kind) = weekday_kind {
-        sqlx::query("DELETE FROM cctv_stats WHERE period_kind = ? AND period_start = ?")
-            .bind(weekday_kind)
-            .bind(start)
-            .execute(&mut *tx)
-            .await?;
-        written += sqlx::query(
-            "INSERT INTO cctv_stats (camera_id, period_kind, period_start, weekday, period_end, samples,
-                 people_avg, people_ref, vehicles_avg, vehicles_ref, computed_at)
-             SELECT camera_id, ?, ?, WEEKDAY(period_start) + 1, ?, COUNT(*), AVG(people_avg),
-                 AVG(people_ref), AVG(vehicles_avg), AVG(vehicles_ref), ?
-             FROM cctv_stats WHERE period_kind = 'day' AND period_start BETWEEN ? AND ?
-             GROUP BY camera_id, WEEKDAY(period_start) + 1",
-        )
-        .bind(weekday_kind)
+         GROUP BY camera_id"
+    };
+    Ok(sqlx::query(insert)
+        .bind(stats_kind)
         .bind(start)
         .bind(end)
         .bind(now)
         .bind(start)
         .bind(end)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
-        .rows_affected();
-    }
-    mark_done(&mut tx, kind, start).await?;
-    tx.commit().await?;
-    Ok(written)
+        .rows_affected())
 }
 
 #[cfg(test)]
