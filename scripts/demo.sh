@@ -85,7 +85,7 @@ invoke() {
 }
 
 say "cargo lambda invoke migrate"
-invoke migrate --data-ascii '{}'
+invoke migrate --data-file events/migrate/deploy.json
 echo
 say "cargo lambda invoke import --data-file $DEMO/event.json"
 invoke import --data-file "$DEMO/event.json"
@@ -185,10 +185,10 @@ BAD='{"camera_id": "cam-02", "start": "'$TODAY'T00:00:00+09:00", "end": "'$TODAY
 expect 401 curl -sS -X POST "$API/cctv/counts" "${JSON[@]}" --data-binary "{\"counts\": [$ONE]}"
 expect 400 api POST /cctv/counts "${JSON[@]}" --data-binary "{\"counts\": [$ONE, $BAD]}"
 
-say "cctv: cargo lambda invoke cctv-rollups --data-ascii '{}' (catch-up through yesterday)"
-invoke cctv-rollups --data-ascii '{}'
+say "cctv: cargo lambda invoke cctv-rollups --data-file events/cctv-rollups/scheduled.json (catch-up through yesterday)"
+invoke cctv-rollups --data-file events/cctv-rollups/scheduled.json
 say "cctv: cctv-rollups again: nothing new to compute"
-invoke cctv-rollups --data-ascii '{}'
+invoke cctv-rollups --data-file events/cctv-rollups/scheduled.json
 
 say "cctv: POST spikes for today ($TODAY): flagged as outliers against the new stats"
 counts spike --today "$TODAY" --tz "$CCTV_TIME_ZONE" >"$CCTV/spike.json"

@@ -77,3 +77,53 @@ pub async fn create_database_if_missing(settings: &DatabaseSettings) -> Result<(
     pool.close().await;
     Ok(())
 }
+
+/// MySQL's error number for a lock wait that ran out of `innodb_lock_wait_timeout`.
+pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+/// MySQL's error number for a transaction InnoDB rolled back to break a deadlock.
+pub const ER_LOCK_DEADLOCK: u16 = 1213;
+
+/// The MySQL / MariaDB error number of a server error, if `error` is one.
+pub fn mysql_error_number(error: &sqlx::Error) -> Option<u16> {
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .map(sqlx::mysql::MySqlDatabaseError::number)
+}
+
+/// A lost lock: a lock wait time-out or a deadlock. The work was rolled back and can be
+/// tried again.
+pub fn is_lock_conflict(error: &sqlx::Error) -> bool {
+    matches!(
+        mysql_error_number(error),
+        Some(ER_LOCK_WAIT_TIMEOUT | ER_LOCK_DEADLOCK)
+    )
+}
+
+/// Runs `work` (one transaction) until it does not lose a lock conflict, at most `retries`
+/// times more, waiting a little longer before each retry; `on_retry` hears of each one.
+///
+/// # Errors
+/// The work's error: any other error at once, a lock conflict after the retries.
+pub async fn retry_lock_conflicts<T, F, Fut>(
+    retries: u32,
+    mut on_retry: impl FnMut(&sqlx::Error),
+    mut work: F,
+) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut retried = 0;
+    loop {
+        match work().await {
+            Err(error) if is_lock_conflict(&error) && retried < retries => {
+                retried += 1;
+                on_retry(&error);
+                tracing::warn!(attempt = retried, error = %error, "lost a lock conflict; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(retried))).await;
+            }
+            other => return other,
+        }
+    }
+}

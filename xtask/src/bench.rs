@@ -19,6 +19,8 @@ use common::config::DatabaseSettings;
 use futures_util::TryStreamExt;
 use sqlx::{MySqlPool, Row};
 
+use crate::bench_db;
+
 /// The nine learning tables, parents first.
 pub const LEARNING_TABLES: [&str; 9] = [
     "actor",
@@ -65,16 +67,8 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchFigures> {
     let admin = common::db::connect(&options.server.with_database(""))
         .await
         .context("connecting to the server")?;
-    for db in [import_db, load_db] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        )))
-        .execute(&admin)
-        .await?;
-    }
-    let import_settings = options.server.with_database(import_db);
-    let pool = common::db::connect(&import_settings).await?;
-    common::db::MIGRATOR.run(&pool).await?;
+    let pool = bench_db::fresh_migrated(&options.server, import_db, 2).await?;
+    bench_db::recreate(&options.server, load_db).await?;
 
     let zip = options
         .work_dir

@@ -121,22 +121,7 @@ pub async fn run(
     counts: u64,
     baseline_counts: u64,
 ) -> anyhow::Result<CctvFigures> {
-    let admin = common::db::connect(&server.with_database(""))
-        .await
-        .context("connecting to the server")?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {DATABASE}; CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-    )))
-    .execute(&admin)
-    .await
-    .context("recreating the database")?;
-    let pool = common::db::connect(&server.with_database(DATABASE))
-        .await
-        .context("connecting to the benchmark database")?;
-    common::db::MIGRATOR
-        .run(&pool)
-        .await
-        .context("applying the migrations")?;
+    let pool = crate::bench_db::fresh_migrated(server, DATABASE, server.max_connections).await?;
     create_original(&pool)
         .await
         .context("creating the original tables")?;

@@ -134,16 +134,7 @@ pub async fn run(
 }
 
 async fn prepare(server: &DatabaseSettings, name: &str, events: u64) -> anyhow::Result<MySqlPool> {
-    let admin = common::db::connect(&server.with_database("")).await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-    )))
-    .execute(&admin)
-    .await?;
-    let mut settings = server.with_database(name);
-    settings.max_connections = 4;
-    let pool = common::db::connect(&settings).await?;
-    common::db::MIGRATOR.run(&pool).await?;
+    let pool = crate::bench_db::fresh_migrated(server, name, 4).await?;
     let started = Instant::now();
     fill(&pool, events)
         .await
@@ -227,7 +218,12 @@ impl Writer {
                     Ok(()) => {}
                     // Waited past innodb_lock_wait_timeout: the wait is the figure, the
                     // transaction was rolled back.
-                    Err(error) if is_lock_wait_timeout(&error) => timed_out += 1,
+                    Err(error)
+                        if common::db::mysql_error_number(&error)
+                            == Some(common::db::ER_LOCK_WAIT_TIMEOUT) =>
+                    {
+                        timed_out += 1
+                    }
                     Err(error) => return Err(error.into()),
                 }
                 latencies.push(started.elapsed());
@@ -280,13 +276,6 @@ async fn write_one(pool: &MySqlPool, n: u64) -> Result<(), sqlx::Error> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await
-}
-
-fn is_lock_wait_timeout(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .is_some_and(|e| e.number() == 1205)
 }
 
 /// The `q` quantile of the latencies, in milliseconds (1.0: the longest).

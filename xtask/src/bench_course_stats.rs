@@ -35,12 +35,9 @@ const ACTIONS: u64 = 2_000;
 /// # Errors
 /// Any failing step, with what was being done.
 pub async fn run(server: &DatabaseSettings, events: u64) -> anyhow::Result<CourseStatsFigures> {
-    let admin = common::db::connect(&server.with_database("")).await?;
-    sqlx::raw_sql("DROP DATABASE IF EXISTS bench_course_stats; CREATE DATABASE bench_course_stats CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        .execute(&admin)
-        .await?;
-    let pool = common::db::connect(&server.with_database("bench_course_stats")).await?;
-    common::db::MIGRATOR.run(&pool).await?;
+    let pool =
+        crate::bench_db::fresh_migrated(server, "bench_course_stats", server.max_connections)
+            .await?;
 
     let started = Instant::now();
     fill(&pool, events)

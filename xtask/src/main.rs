@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
-use common::config::DatabaseSettings;
-use secrecy::SecretString;
 use xtask::{
     bench::{BenchFigures, BenchOptions},
+    bench_db::server_from_env,
     generate::{EntryFormat, GenerateOptions, write_zip},
 };
 
@@ -101,9 +100,7 @@ fn main() -> anyhow::Result<()> {
             work_dir,
             import_binary,
         } => {
-            let database_url =
-                std::env::var("DATABASE_URL").context("DATABASE_URL names the server")?;
-            let server = DatabaseSettings::from_url(&SecretString::from(database_url.clone()), 2)?;
+            let (server, database_url) = server_from_env(2)?;
             let options = BenchOptions {
                 statements,
                 work_dir,
@@ -116,9 +113,7 @@ fn main() -> anyhow::Result<()> {
             print_figures(&f);
         }
         Task::BenchCourseStats { events } => {
-            let database_url =
-                std::env::var("DATABASE_URL").context("DATABASE_URL names the server")?;
-            let server = DatabaseSettings::from_url(&SecretString::from(database_url), 2)?;
+            let (server, _) = server_from_env(2)?;
             let runtime = tokio::runtime::Runtime::new()?;
             let f = runtime.block_on(xtask::bench_course_stats::run(&server, events))?;
             println!();
@@ -145,9 +140,7 @@ fn main() -> anyhow::Result<()> {
             );
         }
         Task::BenchCleanup { events, chunk_rows } => {
-            let database_url =
-                std::env::var("DATABASE_URL").context("DATABASE_URL names the server")?;
-            let server = DatabaseSettings::from_url(&SecretString::from(database_url), 2)?;
+            let (server, _) = server_from_env(2)?;
             let runtime = tokio::runtime::Runtime::new()?;
             let f = runtime.block_on(xtask::bench_cleanup::run(&server, events, chunk_rows))?;
             print_cleanup_figures(&f);
@@ -156,9 +149,7 @@ fn main() -> anyhow::Result<()> {
             counts,
             baseline_counts,
         } => {
-            let database_url =
-                std::env::var("DATABASE_URL").context("DATABASE_URL names the server")?;
-            let server = DatabaseSettings::from_url(&SecretString::from(database_url), 2)?;
+            let (server, _) = server_from_env(2)?;
             let runtime = tokio::runtime::Runtime::new()?;
             let f = runtime.block_on(xtask::bench_cctv::run(
                 &server,

@@ -18,8 +18,8 @@
 //! - A changed count of a past local day clears that day from the rollup ledger, so the
 //!   next scheduled rollup recomputes it (and the week, month and year around it).
 //!
-//! The batch is one transaction (all or nothing); a deadlock with a concurrent batch is
-//! retried twice.
+//! The batch is one transaction (all or nothing); a lost lock conflict (a deadlock with a
+//! concurrent batch, a lock wait time-out) is retried twice.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -29,7 +29,10 @@ use axum::{
 };
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
-use common::http::{ApiError, ApiForm, ApiJson, ApiResult, ok};
+use common::{
+    db,
+    http::{ApiError, ApiForm, ApiJson, ApiResult, ok},
+};
 use serde::{Deserialize, Serialize};
 use sqlx::{MySql, QueryBuilder, Transaction};
 use utoipa::ToSchema;
@@ -41,8 +44,8 @@ use crate::{
 
 /// The longest interval one count covers.
 const MAX_INTERVAL_HOURS: i64 = 24;
-/// Attempts of a batch that loses a deadlock to a concurrent one.
-const ATTEMPTS: u32 = 3;
+/// Retries of a batch that loses a lock conflict (a deadlock with a concurrent batch).
+const LOCK_RETRIES: u32 = 2;
 
 /// One count as posted.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -258,22 +261,20 @@ async fn store(
     counts: &[ValidCount],
     form: bool,
 ) -> Result<PostResult, ApiError> {
-    let mut attempt = 1;
-    loop {
-        match store_once(state, counts, form).await {
-            Err(StoreError::Db(e)) if attempt < ATTEMPTS && is_deadlock(&e) => {
-                tracing::warn!(attempt, "deadlock with a concurrent batch; retrying");
-                attempt += 1;
+    // A refusal (409, unknown camera) is an answer, not a lock conflict: it passes the
+    // retry as a success and comes out as the inner result.
+    db::retry_lock_conflicts(
+        LOCK_RETRIES,
+        |_| {},
+        || async {
+            match store_once(state, counts, form).await {
+                Ok(result) => Ok(Ok(result)),
+                Err(StoreError::Api(refused)) => Ok(Err(refused)),
+                Err(StoreError::Db(error)) => Err(error),
             }
-            Err(StoreError::Db(e)) => return Err(e.into()),
-            Err(StoreError::Api(e)) => return Err(e),
-            Ok(result) => return Ok(result),
-        }
-    }
-}
-
-fn is_deadlock(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("40001"))
+        },
+    )
+    .await?
 }
 
 enum StoreError {

@@ -200,7 +200,9 @@ pub async fn run(
         through: yesterday.to_string(),
         ..Answer::default()
     };
-    let (days, periods) = match *plan {
+    // `done`: the ledger in catch-up mode (compute only what it lacks); none for a range
+    // (recompute everything overlapping it).
+    let (days, from, to, mut done) = match *plan {
         Plan::CatchUp => {
             let Some(first) = first_count_day(pool, zone).await? else {
                 return Ok(finish(answer, started));
@@ -209,39 +211,40 @@ pub async fn run(
             let days: Vec<NaiveDate> = days_between(first, yesterday)
                 .filter(|d| !done.contains(&(Period::Day, *d)))
                 .collect();
-            (days, (first, yesterday, true))
+            (days, first, yesterday, Some(done))
         }
         Plan::Range { from, to } => {
             let to = to.min(yesterday);
-            (days_between(from, to).collect(), (from, to, false))
+            (days_between(from, to).collect(), from, to, None)
         }
     };
     for day in &days {
         answer.rows += compute_day(pool, *day, zone).await?;
         answer.days += 1;
-    }
-    let (from, to, only_missing) = periods;
-    if from <= to {
-        // Read after the days: recomputing a day cleared the periods around it.
-        let done = ledger(pool).await?;
-        for kind in [Period::Week, Period::Month, Period::Year] {
-            let mut start = kind.around(from).0;
-            while start <= to {
-                let end = kind.last_day(start);
-                if end > yesterday {
-                    break;
-                }
-                if !only_missing || !done.contains(&(kind, start)) {
-                    answer.rows += compute_period(pool, kind, start, end).await?;
-                    match kind {
-                        Period::Week => answer.weeks += 1,
-                        Period::Month => answer.months += 1,
-                        Period::Year | Period::Day => answer.years += 1,
-                    }
-                }
-                let Some(next) = end.succ_opt() else { break };
-                start = next;
+        // compute_day cleared the periods around the day from the ledger; so does the copy.
+        if let Some(done) = done.as_mut() {
+            for kind in [Period::Week, Period::Month, Period::Year] {
+                done.remove(&(kind, kind.around(*day).0));
             }
+        }
+    }
+    for kind in [Period::Week, Period::Month, Period::Year] {
+        let mut start = kind.around(from).0;
+        while start <= to {
+            let end = kind.last_day(start);
+            if end > yesterday {
+                break;
+            }
+            if done.as_ref().is_none_or(|d| !d.contains(&(kind, start))) {
+                answer.rows += compute_period(pool, kind, start, end).await?;
+                match kind {
+                    Period::Week => answer.weeks += 1,
+                    Period::Month => answer.months += 1,
+                    Period::Year | Period::Day => answer.years += 1,
+                }
+            }
+            let Some(next) = end.succ_opt() else { break };
+            start = next;
         }
     }
     let answer = finish(answer, started);

@@ -43,6 +43,7 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use common::{
     config::{ConfigError, env_or},
+    db,
     error::FunctionError,
 };
 use serde::Serialize;
@@ -357,9 +358,11 @@ async fn purge_all(
             outcome.stopped_by_time_budget = true;
             return Ok(());
         }
-        let chunk = purge::with_lock_retries(outcome, || {
-            purge::delete_event_chunk(pool, from, cutoff, chunk_rows)
-        })
+        let chunk = db::retry_lock_conflicts(
+            purge::LOCK_RETRIES,
+            |_| outcome.lock_retries += 1,
+            || purge::delete_event_chunk(pool, from, cutoff, chunk_rows),
+        )
         .await?;
         let Some(last_log_date) = chunk.last_log_date else {
             break;
@@ -379,9 +382,11 @@ async fn purge_all(
                 outcome.stopped_by_time_budget = true;
                 return Ok(());
             }
-            let chunk = purge::with_lock_retries(outcome, || {
-                purge::delete_dimension_chunk(pool, dimension, after, chunk_rows)
-            })
+            let chunk = db::retry_lock_conflicts(
+                purge::LOCK_RETRIES,
+                |_| outcome.lock_retries += 1,
+                || purge::delete_dimension_chunk(pool, dimension, after, chunk_rows),
+            )
             .await?;
             let Some(last) = chunk.last_candidate else {
                 break;

@@ -15,15 +15,12 @@
 //! No step waits for an import's locks (`SKIP LOCKED`), and READ COMMITTED takes no gap
 //! locks, so the import waits at most for one chunk of the cleanup.
 
-use std::{collections::BTreeSet, future::Future, time::Duration};
+use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, Utc};
-use sqlx::{
-    Executor, MySql, MySqlConnection, MySqlPool, QueryBuilder, mysql::MySqlDatabaseError,
-    pool::PoolConnection,
-};
+use sqlx::{Executor, MySql, MySqlConnection, MySqlPool, QueryBuilder, pool::PoolConnection};
 
-use crate::{Outcome, Remaining};
+use crate::Remaining;
 
 /// A dimension table and the `client_event` column that refers to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,40 +307,5 @@ pub async fn remaining(pool: &MySqlPool, cutoff: NaiveDate) -> Result<Remaining,
     })
 }
 
-/// MySQL's lock wait time-out and deadlock errors.
-const LOCK_WAIT_TIMEOUT: u16 = 1205;
-const DEADLOCK: u16 = 1213;
-const LOCK_RETRIES: u32 = 5;
-
-fn is_lock_conflict(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<MySqlDatabaseError>())
-        .is_some_and(|e| matches!(e.number(), LOCK_WAIT_TIMEOUT | DEADLOCK))
-}
-
-/// Runs a chunk, retrying it (it was rolled back whole) after a lock conflict.
-///
-/// # Errors
-/// The chunk's error, after the retries for lock conflicts.
-pub async fn with_lock_retries<T, F, Fut>(
-    outcome: &mut Outcome,
-    mut chunk: F,
-) -> Result<T, sqlx::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, sqlx::Error>>,
-{
-    let mut attempt = 0;
-    loop {
-        match chunk().await {
-            Err(error) if is_lock_conflict(&error) && attempt < LOCK_RETRIES => {
-                attempt += 1;
-                outcome.lock_retries += 1;
-                tracing::warn!(attempt, error = %error, "cleanup chunk hit a lock conflict; retrying");
-                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
-            }
-            other => return other,
-        }
-    }
-}
+/// Retries of a chunk that lost a lock conflict (it was rolled back whole).
+pub const LOCK_RETRIES: u32 = 5;

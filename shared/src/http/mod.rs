@@ -26,7 +26,9 @@ pub mod extract;
 pub use envelope::{ApiError, ApiResult, Envelope, SUCCESS, ok};
 pub use extract::{ApiForm, ApiJson, ApiQuery};
 
-use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
+use axum::{
+    Router, body::Bytes, extract::DefaultBodyLimit, http::header::CONTENT_TYPE, routing::get,
+};
 use utoipa::openapi::{
     OpenApi,
     security::{Http, HttpAuthScheme, SecurityScheme},
@@ -50,15 +52,21 @@ pub fn finish(router: Router, body_limit: usize) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
 }
 
-/// A public route serving `doc` at [`OPENAPI_PATH`], with the bearer scheme declared.
+/// A public route serving `doc` at [`OPENAPI_PATH`], with the bearer scheme declared. The
+/// document is serialised once, here, when the router is built.
+///
+/// # Panics
+/// When the document does not serialise (a programming error, seen at start-up).
 pub fn openapi_route(mut doc: OpenApi) -> Router {
     add_bearer_scheme(&mut doc);
-    let doc = std::sync::Arc::new(doc);
+    // Built from types in the code, the document always serialises; if a change ever broke
+    // that, the function fails at start-up (and every test of the API with it).
+    let body = Bytes::from(doc.to_json().expect("the OpenAPI document serialises"));
     Router::new().route(
         OPENAPI_PATH,
         get(move || {
-            let doc = doc.clone();
-            async move { Json(doc.as_ref().clone()) }
+            let body = body.clone();
+            async move { ([(CONTENT_TYPE, "application/json")], body) }
         }),
     )
 }

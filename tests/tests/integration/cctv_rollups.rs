@@ -354,10 +354,12 @@ async fn payloads_and_sample_events() {
         common::error::FunctionError::InvalidEvent(_)
     ));
     let scheduled: serde_json::Value =
-        serde_json::from_str(include_str!("../../../events/rollups/scheduled.json")).expect("json");
+        serde_json::from_str(include_str!("../../../events/cctv-rollups/scheduled.json"))
+            .expect("json");
     assert_eq!(cctv_rollups::plan(&scheduled).expect("plan"), Plan::CatchUp);
     let backfill: serde_json::Value =
-        serde_json::from_str(include_str!("../../../events/rollups/backfill.json")).expect("json");
+        serde_json::from_str(include_str!("../../../events/cctv-rollups/backfill.json"))
+            .expect("json");
     assert!(matches!(
         cctv_rollups::plan(&backfill).expect("plan"),
         Plan::Range { .. }
