@@ -41,7 +41,7 @@ mariadb --protocol=TCP -h 127.0.0.1 -u root -e 'DROP DATABASE IF EXISTS learning
   CREATE DATABASE learning_demo CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
 
 say "building the functions and the generator"
-cargo build --quiet -p import -p migrate -p course-stats -p cleanup -p cctv-api -p cctv-rollups -p xtask
+cargo build --quiet -p import -p migrate -p course-stats -p cleanup -p cctv-api -p cctv-rollups -p platform-tools -p xtask
 
 LOG_DATE=$(TZ=Asia/Taipei date -d yesterday +%F)
 ZIP=$DEMO/$LOG_DATE.zip
@@ -167,8 +167,8 @@ TODAY=$(TZ=$CCTV_TIME_ZONE date +%F)
 FIRST=$(date -d "$TODAY -7 days" +%F)
 LAST=$(date -d "$TODAY -1 day" +%F)
 
-say "cctv: api-token mint --name demo --scope cctv:write --scope cctv:read"
-CCTV_TOKEN=$(cargo run -q -p cctv-api --bin api-token -- mint --name demo --scope cctv:write --scope cctv:read --quiet)
+say "cctv: api-token mint --name demo --scope cctv:write --scope cctv:read --expires-in 1d"
+CCTV_TOKEN=$(cargo run -q -p platform-tools --bin api-token -- mint --name demo --scope cctv:write --scope cctv:read --expires-in 1d --quiet)
 [[ $CCTV_TOKEN == dp_* ]] || { echo "api-token mint printed no token" >&2; exit 1; }
 echo "token minted (not shown)"
 

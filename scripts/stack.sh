@@ -5,6 +5,8 @@
 #   scripts/stack.sh up      start what is missing (idempotent)
 #   scripts/stack.sh down    stop what `up` started (idempotent)
 #   scripts/stack.sh env     print the environment the functions need, as shell exports
+#   scripts/stack.sh selftest   start a throw-away MariaDB as `up` would (free port,
+#                               skip-name-resolve), check the URL's user can log in, stop it
 #
 # State lives in .stack/ (pid files, logs). Nothing here is needed in AWS.
 set -euo pipefail
@@ -21,6 +23,9 @@ DB_HOST=${DB_HOSTPORT%%:*}; DB_PORT=${DB_HOSTPORT##*:}; [ "$DB_PORT" = "$DB_HOST
 DB_USERPASS=${DB_URL#mysql://}; DB_USERPASS=${DB_USERPASS%%@*}
 DB_USER=${DB_USERPASS%%:*}
 DB_PASS=""; [[ $DB_USERPASS == *:* ]] && DB_PASS=${DB_USERPASS#*:}
+
+# Extra mariadbd options for a server this script starts (set by `selftest` only).
+MARIADBD_EXTRA=()
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
@@ -44,6 +49,34 @@ venv_up() {
   fi
 }
 
+# A string as a single-quoted SQL literal.
+sql_string() { local s=${1//\\/\\\\}; s=${s//\'/\\\'}; printf "'%s'" "$s"; }
+
+# Lets the URL's user log in over TCP from 127.0.0.1, with the URL's password, on the
+# server listening on socket $1 (reached as root through the socket, as installed).
+allow_url_user() {
+  local user pass sql
+  user=$(sql_string "$DB_USER"); pass=$(sql_string "$DB_PASS")
+  # With skip-name-resolve (the CI image's my.cnf sets it) a TCP login from 127.0.0.1
+  # matches only accounts for that address (or '%'), never 'localhost': hence an account
+  # for 127.0.0.1. 'localhost' is for the socket and, without skip-name-resolve, for TCP.
+  sql="CREATE USER IF NOT EXISTS $user@'127.0.0.1' IDENTIFIED BY $pass;
+ALTER USER $user@'127.0.0.1' IDENTIFIED BY $pass;
+GRANT ALL PRIVILEGES ON *.* TO $user@'127.0.0.1' WITH GRANT OPTION;"
+  if [ "$DB_USER" = root ]; then
+    # root@localhost is socket-only as installed: the password as well (LOCAL-STACK notes).
+    sql+="
+ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD($pass) OR unix_socket;"
+  else
+    sql+="
+CREATE USER IF NOT EXISTS $user@'localhost' IDENTIFIED BY $pass;
+ALTER USER $user@'localhost' IDENTIFIED BY $pass;
+GRANT ALL PRIVILEGES ON *.* TO $user@'localhost' WITH GRANT OPTION;"
+  fi
+  # On stdin, so the password is not in the process list.
+  mariadb --socket="$1" -uroot <<<"$sql"
+}
+
 db_up() {
   command -v mariadb >/dev/null || apt_install mariadb-client
   if db_answers; then
@@ -52,21 +85,44 @@ db_up() {
   fi
   log "no database at $DB_HOST:$DB_PORT; starting MariaDB"
   command -v mariadbd >/dev/null || apt_install mariadb-server
+  # The default port uses Debian's data directory (a fresh machine's); any other port gets
+  # one of its own under .stack/, never the files of a server that may be running. Socket
+  # and pid file are per port as well: the site's my.cnf names the default server's, and a
+  # second server must not take them over (nor our client reach the other server).
+  local datadir=/var/lib/mysql
+  [ "$DB_PORT" = 3306 ] || datadir=$STACK/mariadb-$DB_PORT
+  local socket=/run/mysqld/stack-$DB_PORT.sock
   # mariadbd refuses to run as root and needs its socket directory (LOCAL-STACK notes).
-  install -d -o mysql -g mysql /run/mysqld "$STACK/mariadb-log"
+  install -d -o mysql -g mysql /run/mysqld "$STACK/mariadb-log" "$datadir"
   chown mysql:mysql "$STACK/mariadb-log"
-  [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
-  mariadbd --user=mysql --datadir=/var/lib/mysql --bind-address=127.0.0.1 --port="$DB_PORT" \
-    --log-error="$STACK/mariadb-log/error.log" --pid-file=/run/mysqld/stack.pid >/dev/null 2>&1 &
-  echo $! > "$STACK/mariadb.pid"
+  [ -d "$datadir/mysql" ] || mariadb-install-db --user=mysql --datadir="$datadir" >/dev/null
+  mariadbd --user=mysql --datadir="$datadir" --socket="$socket" --bind-address=127.0.0.1 \
+    --port="$DB_PORT" --log-error="$STACK/mariadb-log/error-$DB_PORT.log" \
+    --pid-file="/run/mysqld/stack-$DB_PORT.pid" ${MARIADBD_EXTRA[@]+"${MARIADBD_EXTRA[@]}"} >/dev/null 2>&1 &
+  echo $! > "$STACK/mariadb-$DB_PORT.pid"
   for _ in $(seq 1 60); do
-    mariadb -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
+    mariadb --socket="$socket" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
     sleep 0.5
   done
-  # root@localhost is socket-only by default: allow TCP logins with the URL's password.
-  mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('$DB_PASS') OR unix_socket" 2>/dev/null || true
-  db_answers || { log "MariaDB did not come up; see $STACK/mariadb-log/error.log"; exit 1; }
-  log "MariaDB started (pid $(cat "$STACK/mariadb.pid"))"
+  allow_url_user "$socket" || true
+  db_answers || { log "MariaDB did not come up; see $STACK/mariadb-log/error-$DB_PORT.log"; exit 1; }
+  log "MariaDB started on port $DB_PORT (pid $(cat "$STACK/mariadb-$DB_PORT.pid"), data in $datadir)"
+}
+
+# Starts a MariaDB as `up` does when none answers, on a free port, with an empty data
+# directory and --skip-name-resolve (as the CI image's my.cnf has it), for a user that is
+# not root and a password with quotes; logs in over TCP from 127.0.0.1 as that user;
+# then stops that server and removes its files. Touches nothing else.
+selftest() {
+  DB_HOST=127.0.0.1
+  DB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  DB_USER=stack_selftest
+  DB_PASS="it's a \\ test"
+  MARIADBD_EXTRA=(--skip-name-resolve)
+  trap 'stop_pidfile "$STACK/mariadb-$DB_PORT.pid"; rm -rf "$STACK/mariadb-$DB_PORT" "$STACK/mariadb-log/error-$DB_PORT.log"' EXIT
+  db_up
+  db_answers || { log "selftest: no TCP login as $DB_USER on port $DB_PORT"; exit 1; }
+  log "selftest passed: a fresh MariaDB with skip-name-resolve on port $DB_PORT accepts the URL's user from 127.0.0.1"
 }
 
 moto_answers() { curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; }
@@ -109,7 +165,12 @@ ENV
 
 case "${1:-}" in
   up) venv_up; db_up; moto_up ;;
-  down) stop_pidfile "$STACK/moto-$MOTO_PORT.pid"; stop_pidfile "$STACK/mariadb.pid"; log "stopped what this script started" ;;
+  down)
+    stop_pidfile "$STACK/moto-$MOTO_PORT.pid"
+    stop_pidfile "$STACK/mariadb-$DB_PORT.pid"
+    stop_pidfile "$STACK/mariadb.pid" # written by earlier versions of this script
+    log "stopped what this script started" ;;
   env) print_env ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  selftest) selftest ;;
+  *) echo "usage: $0 up|down|env|selftest" >&2; exit 2 ;;
 esac

@@ -62,11 +62,15 @@ where
 }
 
 /// Where the MySQL database is. Either a whole `DATABASE_URL` (local runs, tests) or the
-/// parts `DB_HOST`, `DB_PORT`, `DB_USER`, `DB_PASSWORD`, `DB_NAME` (the deployed functions,
-/// whose password comes from Secrets Manager through the template).
+/// parts `DB_HOST`, `DB_PORT`, `DB_USER`, `DB_PASSWORD`, `DB_NAME`. The deployed functions
+/// set `DB_SECRET_ARN` instead of a password: the credentials are then read at run time
+/// from that secret ([`crate::db::Database::lazy`]) and override the user and password
+/// given here.
 #[derive(Clone)]
 pub struct DatabaseSettings {
     connect: MySqlConnectOptions,
+    /// `DB_SECRET_ARN`: the Secrets Manager secret (RDS format) holding the credentials.
+    secret_arn: Option<String>,
     /// Where we connect, for logs: never includes the password.
     display: String,
     /// Upper bound of the pool. Lambda runs one invocation per execution environment, so
@@ -82,6 +86,7 @@ impl fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("target", &self.display)
             .field("password", &"[redacted]")
+            .field("secret_arn", &self.secret_arn)
             .field("max_connections", &self.max_connections)
             .field("lock_wait_timeout_secs", &self.lock_wait_timeout_secs)
             .finish()
@@ -96,14 +101,16 @@ impl DatabaseSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let max_connections = env_or("DB_MAX_CONNECTIONS", 2u32)?;
         let lock_wait_timeout_secs = env_opt("DB_LOCK_WAIT_TIMEOUT_SECS")?;
+        let secret_arn = crate::secrets::secret_arn_from_env("DB_SECRET_ARN")?;
         if let Some(url) = env_opt::<String>("DATABASE_URL")? {
             let url = SecretString::from(url);
             return Ok(Self::from_url(&url, max_connections)?
-                .with_lock_wait_timeout(lock_wait_timeout_secs));
+                .with_lock_wait_timeout(lock_wait_timeout_secs)
+                .with_secret_arn(secret_arn));
         }
         let host: String = env_opt("DB_HOST")?.ok_or(ConfigError::Missing {
             name: "DB_HOST",
-            hint: "set DATABASE_URL, or DB_HOST with DB_USER, DB_PASSWORD and DB_NAME",
+            hint: "set DATABASE_URL, or DB_HOST with DB_USER, DB_NAME and DB_SECRET_ARN (or DB_PASSWORD)",
         })?;
         let port = env_or("DB_PORT", 3306u16)?;
         let user: String = env_or("DB_USER", "root".to_owned())?;
@@ -120,6 +127,7 @@ impl DatabaseSettings {
             .database(&name);
         Ok(Self {
             connect,
+            secret_arn,
             display: format!("{user}@{host}:{port}/{name}"),
             max_connections,
             lock_wait_timeout_secs,
@@ -148,6 +156,7 @@ impl DatabaseSettings {
         );
         Ok(Self {
             connect,
+            secret_arn: None,
             display,
             max_connections,
             lock_wait_timeout_secs: None,
@@ -161,18 +170,34 @@ impl DatabaseSettings {
         self
     }
 
+    /// The same settings with the credentials taken from Secrets Manager secret `arn` (RDS
+    /// format), or from these settings (`None`).
+    #[must_use]
+    pub fn with_secret_arn(mut self, arn: Option<String>) -> Self {
+        self.secret_arn = arn;
+        self
+    }
+
+    /// `DB_SECRET_ARN`, when the credentials come from Secrets Manager.
+    pub fn secret_arn(&self) -> Option<&str> {
+        self.secret_arn.as_deref()
+    }
+
     /// The same server with another database (schema) name; tests and tools use it.
     pub fn with_database(&self, database: &str) -> Self {
         let (prefix, _) = self.display.rsplit_once('/').unwrap_or((&self.display, ""));
         Self {
             connect: self.connect.clone().database(database),
+            secret_arn: self.secret_arn.clone(),
             display: format!("{prefix}/{database}"),
             max_connections: self.max_connections,
             lock_wait_timeout_secs: self.lock_wait_timeout_secs,
         }
     }
 
-    /// Connect options for sqlx.
+    /// Connect options for sqlx, with the user and password configured here: when
+    /// [`DatabaseSettings::secret_arn`] is set, [`crate::db::Database::lazy`] puts the
+    /// secret's credentials over them.
     pub fn connect_options(&self) -> MySqlConnectOptions {
         self.connect.clone()
     }

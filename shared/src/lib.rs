@@ -8,8 +8,21 @@
 //! - [`aws`]: S3 and SQS clients built once per execution environment, honouring
 //!   `AWS_ENDPOINT_URL` (with path-style S3) for the local moto server.
 //! - [`telemetry`]: tracing set-up: JSON in Lambda, compact text locally.
+//! - [`secrets`]: secrets read at run time (Secrets Manager by ARN, the environment locally),
+//!   cached for the execution environment and re-read once when they stop working.
+//! - [`metrics`]: CloudWatch embedded-metric-format lines on stdout: cold start, duration and
+//!   the functions' counts, flushed once per invocation.
 //! - [`error`]: errors every function maps to a Lambda outcome (retry or not).
 //! - [`business_time`]: log dates and months in the business time zone.
+//! - [`instant`]: the one rule for stored instants and dates (no leap second, inside
+//!   `DATETIME`'s range and the plausible window `DATE_WINDOW_FROM`..`DATE_WINDOW_TO`, no
+//!   finer fraction than the column keeps).
+//! - [`period`]: period kinds (day … weekday-of-year) and the "period done" ledger
+//!   (`rollup_done`) of the rollups; the one reader of `CCTV_TIME_ZONE`.
+//! - [`sqs`]: the SQS kit: a batch handler (span per message, permanent vs retryable
+//!   failures, bounded concurrency, one summary line) and a batching producer.
+//! - [`job`]: the scheduled-job kit: typed payloads, the invocation's [`job::Deadline`],
+//!   one summary line per run.
 //! - `http` (feature `http`): the JSON envelope, API errors, bearer-token authentication and
 //!   the Lambda adapter shared by the HTTP API functions.
 
@@ -20,4 +33,10 @@ pub mod db;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod instant;
+pub mod job;
+pub mod metrics;
+pub mod period;
+pub mod secrets;
+pub mod sqs;
 pub mod telemetry;

@@ -122,15 +122,16 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchFigures> {
     let mut dumped = 0;
     for table in LEARNING_TABLES {
         let file = options.work_dir.join(format!("{table}.tsv"));
-        dumped += dump_table(&pool, table, &file)
+        let (count, load_columns) = dump_table(&pool, table, &file)
             .await
             .with_context(|| format!("dumping {table}"))?;
+        dumped += count;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "CREATE TABLE `{load_db}`.`{table}` LIKE `{import_db}`.`{table}`"
         )))
         .execute(&admin)
         .await?;
-        files.push((table, file));
+        files.push((table, file, load_columns));
     }
     if dumped != rows {
         bail!("the import reported {rows} rows but the tables hold {dumped}");
@@ -138,10 +139,10 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchFigures> {
 
     eprintln!("loading the same rows with LOAD DATA LOCAL INFILE");
     let mut script = String::new();
-    for (table, file) in &files {
+    for (table, file, load_columns) in &files {
         writeln!(
             script,
-            "LOAD DATA LOCAL INFILE '{}' INTO TABLE `{table}` CHARACTER SET utf8mb4;",
+            "LOAD DATA LOCAL INFILE '{}' INTO TABLE `{table}` CHARACTER SET utf8mb4 {load_columns};",
             file.display()
         )?;
     }
@@ -225,19 +226,48 @@ fn server_parts(settings: &DatabaseSettings, url: &str) -> (String, u16, String,
 }
 
 /// Writes `table` in `LOAD DATA`'s default text format (tab-separated, `\N` for NULL,
-/// backslash escapes) and returns its row count. Streams, so memory stays flat.
-async fn dump_table(pool: &MySqlPool, table: &str, path: &Path) -> anyhow::Result<u64> {
-    let columns: Vec<String> = sqlx::query_scalar(
-        "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
+/// backslash escapes) and returns its row count and the column list (with `SET` clauses)
+/// that loads it back: binary columns travel as hex. Streams, so memory stays flat.
+async fn dump_table(pool: &MySqlPool, table: &str, path: &Path) -> anyhow::Result<(u64, String)> {
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
     )
     .bind(table)
     .fetch_all(pool)
     .await?;
+    let is_binary =
+        |t: &str| t.eq_ignore_ascii_case("binary") || t.eq_ignore_ascii_case("varbinary");
     let select = columns
         .iter()
-        .map(|c| format!("CAST(`{c}` AS CHAR)"))
+        .map(|(c, t)| {
+            if is_binary(t) {
+                format!("HEX(`{c}`)")
+            } else {
+                format!("CAST(`{c}` AS CHAR)")
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ");
+    let targets: Vec<String> = columns
+        .iter()
+        .map(|(c, t)| {
+            if is_binary(t) {
+                format!("@{c}")
+            } else {
+                format!("`{c}`")
+            }
+        })
+        .collect();
+    let sets: Vec<String> = columns
+        .iter()
+        .filter(|(_, t)| is_binary(t))
+        .map(|(c, _)| format!("`{c}` = UNHEX(@{c})"))
+        .collect();
+    let mut load_columns = format!("({})", targets.join(", "));
+    if !sets.is_empty() {
+        load_columns.push_str(" SET ");
+        load_columns.push_str(&sets.join(", "));
+    }
     let sql = format!("SELECT {select} FROM `{table}`");
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(pool);
@@ -267,5 +297,5 @@ async fn dump_table(pool: &MySqlPool, table: &str, path: &Path) -> anyhow::Resul
         count += 1;
     }
     out.flush()?;
-    Ok(count)
+    Ok((count, load_columns))
 }

@@ -2,10 +2,11 @@
 //! function's chunked deletes and by unchunked `DELETE` statements on the same data, each
 //! with a writer inserting events the whole time and the longest wait it saw.
 //!
-//! The writer behaves like an import: each transaction `INSERT IGNORE`s an action (shared
-//! with the old events, so the cleanup checks the same rows), a new actor and an event of
-//! today, then commits. Its slowest transaction is the longest a concurrent import was
-//! held up.
+//! The writer is the real import: it imports generated day files of the current month
+//! through `import::pipeline::import_file`, one transaction per file as in production, one
+//! file after another for the whole run. Its slowest file is the longest a concurrent
+//! import was held up (parsing included, so compare it with the same writer's figures in
+//! the other run, not with zero).
 
 use std::{
     sync::{
@@ -50,6 +51,12 @@ pub struct CleanupFigures {
     pub unchunked: DeleteFigures,
 }
 
+/// Day files the concurrent import cycles through, and statements per file (a school's
+/// upload of a few minutes; the daily file of the source system is larger, but one
+/// transaction per file either way).
+const WRITER_FILES: u64 = 40;
+const WRITER_STATEMENTS: u64 = 2_000;
+
 /// 2 July 2024, Taipei: with three months kept, the cut-off is 1 April (Jan–Mar go).
 const CUTOFF: &str = "2024-04-01";
 
@@ -74,7 +81,9 @@ pub async fn run(
         .with_ymd_and_hms(2024, 7, 2, 2, 0, 0)
         .single()
         .context("a valid instant")?;
-    let writer = Writer::start(&chunked_db);
+    let spool = tempfile::tempdir().context("a directory for the writer's files")?;
+    let files = writer_files(spool.path(), WRITER_FILES, WRITER_STATEMENTS)?;
+    let writer = Writer::start(&chunked_db, &files);
     let started = Instant::now();
     let mut runs = 0;
     let mut chunked_deleted = 0u64;
@@ -88,7 +97,7 @@ pub async fn run(
             now,
             chrono_tz::Asia::Taipei,
             &settings,
-            None,
+            common::job::Deadline::none(),
         )
         .await
         .context("the cleanup")?;
@@ -112,7 +121,7 @@ pub async fn run(
         writer_p99_ms: percentile(&latencies, 0.99),
     };
 
-    let writer = Writer::start(&unchunked_db);
+    let writer = Writer::start(&unchunked_db, &files);
     let started = Instant::now();
     let unchunked_deleted = unchunked_delete(&unchunked_db).await?;
     let seconds = started.elapsed().as_secs_f64();
@@ -196,86 +205,96 @@ async fn unchunked_delete(pool: &MySqlPool) -> anyhow::Result<u64> {
     Ok(deleted)
 }
 
-/// An import-like writer on its own connection, timing each transaction.
+/// Day files for the writer: `count` zips of `statements` statements each, logged on
+/// 1 July 2024 (the month the cleanup keeps), with distinct seeds so each is new data.
+///
+/// # Errors
+/// I/O errors.
+pub fn writer_files(
+    dir: &std::path::Path,
+    count: u64,
+    statements: u64,
+) -> anyhow::Result<Arc<Vec<std::path::PathBuf>>> {
+    let date = chrono::NaiveDate::from_ymd_opt(2024, 7, 1).context("a valid date")?;
+    let files = (0..count)
+        .map(|i| {
+            let path = dir.join(format!("writer-{i}.zip"));
+            let options = crate::generate::GenerateOptions::new(statements, date, 9_000 + i);
+            crate::generate::write_zip(&options, &path).context("generating a writer file")?;
+            Ok(path)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Arc::new(files))
+}
+
+/// The import running alongside, timing each file (one transaction each).
 struct Writer {
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<anyhow::Result<Vec<Duration>>>,
 }
 
 impl Writer {
-    fn start(pool: &MySqlPool) -> Self {
+    fn start(pool: &MySqlPool, files: &Arc<Vec<std::path::PathBuf>>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let pool = pool.clone();
         let flag = Arc::clone(&stop);
+        let files = Arc::clone(files);
         let task = tokio::spawn(async move {
+            let settings = import::settings::ImportSettings::defaults(chrono_tz::Asia::Taipei);
             let mut latencies = Vec::new();
-            let mut n: u64 = 0;
-            let mut timed_out = 0u64;
+            let mut n: usize = 0;
+            let mut failed = 0u64;
             while !flag.load(Ordering::Relaxed) {
+                // After one pass the files are re-imported under new keys: every statement
+                // is then already present, which still takes the same locks.
+                let path = &files[n % files.len()];
+                let source = import::ledger::Source {
+                    bucket: "bench".into(),
+                    key: format!("uploads/writer/{n}-2024-07-01.zip"),
+                    etag: format!("writer-{n}"),
+                    size: None,
+                };
                 n += 1;
                 let started = Instant::now();
-                match write_one(&pool, n).await {
-                    Ok(()) => {}
-                    // Waited past innodb_lock_wait_timeout: the wait is the figure, the
-                    // transaction was rolled back.
-                    Err(error)
-                        if common::db::mysql_error_number(&error)
-                            == Some(common::db::ER_LOCK_WAIT_TIMEOUT) =>
+                match import::pipeline::import_file(&pool, &settings, &source, path, Utc::now())
+                    .await
+                {
+                    Ok(report) => anyhow::ensure!(
+                        report.status == import::report::ImportStatus::Completed,
+                        "the import beside the cleanup ended {}: {:?}",
+                        report.status,
+                        report.error
+                    ),
+                    // Waited past innodb_lock_wait_timeout, or lost a deadlock: the file was
+                    // rolled back (SQS would redeliver it); the wait is the figure.
+                    Err(import::pipeline::ImportError::Database(error))
+                        if common::db::is_lock_conflict(&error) =>
                     {
-                        timed_out += 1
+                        failed += 1;
                     }
-                    Err(error) => return Err(error.into()),
+                    Err(error) => {
+                        anyhow::bail!(
+                            "an import beside the cleanup: {}",
+                            common::error::error_chain(&error)
+                        )
+                    }
                 }
                 latencies.push(started.elapsed());
-                tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            if timed_out > 0 {
-                eprintln!("  writer: {timed_out} transactions gave up waiting for a lock");
+            if failed > 0 {
+                eprintln!("  {failed} imports alongside lost a lock conflict and were rolled back");
             }
             Ok(latencies)
         });
         Self { stop, task }
     }
 
-    /// Stops the writer; its transactions and their latencies.
+    /// Stops the writer; its files and their durations.
     async fn stop(self) -> anyhow::Result<(u64, Vec<Duration>)> {
         self.stop.store(true, Ordering::Relaxed);
         let latencies = self.task.await.context("writer task")??;
         Ok((latencies.len() as u64, latencies))
     }
-}
-
-/// One import-like transaction: an action shared with old events, a new actor, an event.
-async fn write_one(pool: &MySqlPool, n: u64) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let action = 1 + (n * 7919) % 2_000;
-    sqlx::query(
-        "INSERT IGNORE INTO action (id, verb_id, object_id, course_id)
-         VALUES (?, 'http://adlnet.gov/expapi/verbs/experienced', 'writer', '770')",
-    )
-    .bind(action)
-    .execute(&mut *tx)
-    .await?;
-    // Actor ids are hashes in an import, so a new one lands anywhere in the key range.
-    let actor = 1 + (n * 7_919 + 13) % 540_000;
-    sqlx::query(
-        "INSERT IGNORE INTO actor (id, uid, ifi, object_type, category, filename)
-         VALUES (?, CONCAT('writer|', ?), 'account', 'Agent', '國中', '2024-07-02.jsonl')",
-    )
-    .bind(actor)
-    .bind(n)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO client_event (statement_id, import_id, entry_name, log_date, event_time, actor_id, action_id)
-         VALUES (CONCAT('writer-', LPAD(?, 29, '0')), 2, 'writer.jsonl', '2024-07-02', '2024-07-02 01:00:00', ?, ?)",
-    )
-    .bind(n)
-    .bind(actor)
-    .bind(action)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
 }
 
 /// The `q` quantile of the latencies, in milliseconds (1.0: the longest).

@@ -4,12 +4,18 @@
 //! # Rules
 //! - A count is identified by camera and interval start. Re-posting it with the same end
 //!   replaces its people/vehicles (the answer says how many counts were inserted, updated
-//!   or unchanged); a different end for a stored start is a 409 (the intervals overlap).
-//! - `end` after `start`, at most 24 hours apart; counts 0..=4294967295; camera ids of 1-64
-//!   characters `[A-Za-z0-9._:-]`; at most `CCTV_MAX_BATCH` counts; no two counts of a
-//!   batch with the same camera and start.
+//!   or unchanged, and for each count what was stored); a different end for a stored start
+//!   is a 409 (the intervals overlap).
+//! - Instants follow the platform's rule (`common::instant`): an offset is required; no
+//!   leap second; inside the plausible window (`DATE_WINDOW_FROM`..`DATE_WINDOW_TO`);
+//!   fractions of a second are stored to the millisecond (`DATETIME(3)`) and a finer one is
+//!   refused, so `…:00.200` and `…:00.700` are two intervals and `…:00.2004` is a 400.
+//! - `end` after `start`, at most 24 hours apart; counts 0..=4294967295; camera ids as
+//!   [`crate::camera`] says (Unicode letters and digits, NFC); at most `CCTV_MAX_BATCH`
+//!   counts; no two counts of a batch with the same camera and start.
 //! - Unknown cameras are registered on their first count (`CCTV_AUTO_REGISTER_CAMERAS`,
-//!   default true) or rejected with 400 naming the count.
+//!   default true) or rejected with 400 naming the count. `cameras_registered` counts the
+//!   rows this request inserted, so concurrent first batches of a camera count it once.
 //! - Outliers (source system 001's trigger, made to work): the reference of a camera is the
 //!   mean `ref` of its year stats if it has any, else of its month, else week, else day
 //!   stats; a count above the people reference, the vehicle reference or both is recorded
@@ -23,24 +29,20 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use axum::{
-    extract::{FromRequest, Request, State},
-    http::header::CONTENT_TYPE,
-};
+use axum::extract::{FromRequest, Request, State};
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use common::{
     db,
-    http::{ApiError, ApiForm, ApiJson, ApiResult, ok},
+    http::{ApiError, ApiForm, ApiJson, ApiResult, ErrorEnvelope, bounds, extract::is_form, ok},
+    instant::{DateWindow, Precision, format_utc},
+    period::{Ledger, PeriodKind},
 };
 use serde::{Deserialize, Serialize};
 use sqlx::{MySql, QueryBuilder, Transaction};
 use utoipa::ToSchema;
 
-use crate::{
-    AppState,
-    time::{format_utc, parse_instant},
-};
+use crate::{AppState, camera};
 
 /// The longest interval one count covers.
 const MAX_INTERVAL_HOURS: i64 = 24;
@@ -51,20 +53,22 @@ const LOCK_RETRIES: u32 = 2;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountIn {
-    /// The camera: 1-64 characters of `A-Z a-z 0-9 . _ : -`.
-    #[schema(example = "cam-001")]
+    /// The camera: 1-64 Unicode letters or digits or `. _ : -` (Korean ids welcome;
+    /// normalised to NFC).
+    #[schema(example = "cam-001", min_length = 1, max_length = 64)]
     pub camera_id: String,
-    /// Interval start, ISO 8601 with an offset.
+    /// Interval start, ISO 8601 with an offset; at most millisecond precision; inside the
+    /// plausible date window.
     #[schema(example = "2024-05-01T09:00:00+09:00", format = DateTime)]
     pub start: String,
     /// Interval end (after start, at most 24 h later), ISO 8601 with an offset.
     #[schema(example = "2024-05-01T09:05:00+09:00", format = DateTime)]
     pub end: String,
-    /// People counted in the interval (>= 0).
-    #[schema(example = 12, minimum = 0)]
+    /// People counted in the interval.
+    #[schema(example = 12, minimum = 0, maximum = 4_294_967_295_i64)]
     pub people: i64,
-    /// Vehicles counted in the interval (>= 0).
-    #[schema(example = 3, minimum = 0)]
+    /// Vehicles counted in the interval.
+    #[schema(example = 3, minimum = 0, maximum = 4_294_967_295_i64)]
     pub vehicles: i64,
 }
 
@@ -73,6 +77,8 @@ pub struct CountIn {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountBatch {
+    /// 1 to `CCTV_MAX_BATCH` counts (the served document gives the deployed maximum).
+    #[schema(min_items = 1, max_items = 1000)]
     pub counts: Vec<CountIn>,
 }
 
@@ -82,14 +88,67 @@ pub struct FlaggedCount {
     /// Position in the batch (0-based).
     pub index: usize,
     pub camera_id: String,
-    /// Interval start, UTC.
+    /// Interval start as stored, UTC.
+    #[schema(format = DateTime)]
     pub start: String,
-    /// `people`, `vehicle` or `both`.
-    pub outlier: String,
+    pub outlier: Outlier,
     /// Which stats gave the reference: `year`, `month`, `week` or `day`.
-    pub reference_kind: String,
+    pub reference_kind: PeriodKind,
     pub people_reference: f64,
     pub vehicle_reference: f64,
+}
+
+/// Which of a count's figures is above its camera's reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outlier {
+    People,
+    Vehicle,
+    Both,
+}
+
+impl Outlier {
+    /// The value stored in `cctv_outlier.outlier`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::People => "people",
+            Self::Vehicle => "vehicle",
+            Self::Both => "both",
+        }
+    }
+
+    /// The stored value read back.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::People, Self::Vehicle, Self::Both]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+}
+
+/// What a POST did with one count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// A new interval.
+    Inserted,
+    /// A stored interval whose counts changed.
+    Updated,
+    /// A stored interval with the same counts.
+    Unchanged,
+}
+
+/// One count as stored: the camera id in NFC, the instants in UTC at the stored
+/// precision (milliseconds, shown only when not zero).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StoredCount {
+    /// Position in the batch (0-based).
+    pub index: usize,
+    pub camera_id: String,
+    #[schema(format = DateTime, example = "2024-05-01T00:00:00Z")]
+    pub start: String,
+    #[schema(format = DateTime, example = "2024-05-01T00:05:00Z")]
+    pub end: String,
+    pub result: Outcome,
 }
 
 /// What a POST did.
@@ -105,6 +164,8 @@ pub struct PostResult {
     pub unchanged: usize,
     /// Cameras registered by this request.
     pub cameras_registered: usize,
+    /// Each count as stored, in batch order.
+    pub stored: Vec<StoredCount>,
     /// The counts above their camera's reference.
     pub outliers: Vec<FlaggedCount>,
 }
@@ -132,31 +193,34 @@ pub struct ValidCount {
         )
     ),
     responses(
-        (status = 200, description = "Stored: inserted / updated / unchanged, and the outliers", body = common::http::Envelope<PostResult>),
-        (status = 400, description = "Malformed body or an invalid field (data.field, data.reason)"),
-        (status = 401, description = "No token, or an unknown or revoked one"),
-        (status = 403, description = "The token lacks cctv:write"),
-        (status = 409, description = "A stored count has the same camera and start but another end"),
-        (status = 413, description = "Body larger than HTTP_MAX_BODY_BYTES"),
-        (status = 500, description = "Internal error (details in the logs)")
+        (status = 200, description = "Stored: inserted / updated / unchanged, each count as stored, and the outliers", body = common::http::Envelope<PostResult>),
+        (status = 400, description = "Malformed body or an invalid field (data.field, data.reason)", body = ErrorEnvelope),
+        (status = 401, description = "No token, or an unknown, expired or revoked one", body = ErrorEnvelope),
+        (status = 403, description = "The token lacks cctv:write", body = ErrorEnvelope),
+        (status = 409, description = "A stored count has the same camera and start but another end", body = ErrorEnvelope),
+        (status = 413, description = "Body larger than HTTP_MAX_BODY_BYTES", body = ErrorEnvelope),
+        (status = 500, description = "Internal error (details in the logs)", body = ErrorEnvelope)
     ),
     security(("bearer" = ["cctv:write"]))
 )]
 pub async fn post_counts(State(state): State<AppState>, request: Request) -> ApiResult<PostResult> {
-    let is_form = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let (items, form) = if is_form {
+    let (items, form) = if is_form(request.headers()) {
         let ApiForm(count) = ApiForm::<CountIn>::from_request(request, &()).await?;
         (vec![count], true)
     } else {
         let ApiJson(batch) = ApiJson::<CountBatch>::from_request(request, &()).await?;
         (batch.counts, false)
     };
-    let counts = validate(&items, state.settings.max_batch, form)?;
+    let counts = validate(
+        &items,
+        state.settings.max_batch,
+        &state.settings.date_window,
+        form,
+    )?;
     let result = store(&state, &counts, form).await?;
+    let as_count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    common::metrics::count("counts_ingested", as_count(result.received));
+    common::metrics::count("counts_flagged", as_count(result.outliers.len()));
     tracing::info!(
         received = result.received,
         inserted = result.inserted,
@@ -177,13 +241,6 @@ fn field_name(form: bool, index: usize, field: &str) -> String {
     }
 }
 
-fn valid_camera_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
-
 /// Checks a batch; the first problem is reported with the field that has it.
 ///
 /// # Errors
@@ -191,6 +248,7 @@ fn valid_camera_id(id: &str) -> bool {
 pub fn validate(
     items: &[CountIn],
     max_batch: usize,
+    window: &DateWindow,
     form: bool,
 ) -> Result<Vec<ValidCount>, ApiError> {
     if items.is_empty() {
@@ -208,18 +266,18 @@ pub fn validate(
             ),
         ));
     }
-    let mut seen: HashMap<(&str, NaiveDateTime), usize> = HashMap::with_capacity(items.len());
+    let mut seen: HashMap<(String, NaiveDateTime), usize> = HashMap::with_capacity(items.len());
     let mut valid = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let name = |field: &str| field_name(form, index, field);
-        if !valid_camera_id(&item.camera_id) {
-            return Err(ApiError::invalid(
-                name("camera_id"),
-                "must be 1-64 characters of A-Z a-z 0-9 . _ : -",
-            ));
-        }
-        let start = parse_instant(&name("start"), &item.start)?;
-        let end = parse_instant(&name("end"), &item.end)?;
+        let camera_id = camera::normalise(&name("camera_id"), &item.camera_id)?;
+        let instant = |field: &str, text: &str| {
+            window
+                .parse_instant(text, Precision::Millis)
+                .map_err(|e| bounds::refused(&name(field), &e))
+        };
+        let start = instant("start", &item.start)?;
+        let end = instant("end", &item.end)?;
         if end <= start {
             return Err(ApiError::invalid(name("end"), "must be after start"));
         }
@@ -239,14 +297,14 @@ pub fn validate(
         };
         let people = count("people", item.people)?;
         let vehicles = count("vehicles", item.vehicles)?;
-        if let Some(first) = seen.insert((item.camera_id.as_str(), start), index) {
+        if let Some(first) = seen.insert((camera_id.clone(), start), index) {
             return Err(ApiError::invalid(
                 name("start"),
                 format!("same camera and start as counts[{first}]"),
             ));
         }
         valid.push(ValidCount {
-            camera_id: item.camera_id.clone(),
+            camera_id,
             start,
             end,
             people,
@@ -322,11 +380,13 @@ async fn store_once(
 
     let (mut inserted, mut updated, mut unchanged) = (0, 0, 0);
     let mut changed: Vec<&ValidCount> = Vec::with_capacity(counts.len());
+    let mut outcomes: Vec<StoredCount> = Vec::with_capacity(counts.len());
     for (index, count) in counts.iter().enumerate() {
-        match stored.get(&(count.camera_id.clone(), count.start)) {
+        let outcome = match stored.get(&(count.camera_id.clone(), count.start)) {
             None => {
                 inserted += 1;
                 changed.push(count);
+                Outcome::Inserted
             }
             Some(old) if old.end != count.end => {
                 return Err(ApiError::Conflict(format!(
@@ -340,18 +400,27 @@ async fn store_once(
             }
             Some(old) if old.people == count.people && old.vehicles == count.vehicles => {
                 unchanged += 1;
+                Outcome::Unchanged
             }
             Some(_) => {
                 updated += 1;
                 changed.push(count);
+                Outcome::Updated
             }
-        }
+        };
+        outcomes.push(StoredCount {
+            index,
+            camera_id: count.camera_id.clone(),
+            start: format_utc(count.start),
+            end: format_utc(count.end),
+            result: outcome,
+        });
     }
     upsert_counts(&mut tx, &changed, now).await?;
 
     let references = references(&mut tx, &cameras).await?;
     let mut outliers = Vec::new();
-    let mut flagged: Vec<(&ValidCount, &'static str, &Reference)> = Vec::new();
+    let mut flagged: Vec<(&ValidCount, Outlier, &Reference)> = Vec::new();
     let mut cleared: Vec<&ValidCount> = Vec::new();
     for (index, count) in counts.iter().enumerate() {
         let reference = references.get(count.camera_id.as_str());
@@ -359,9 +428,9 @@ async fn store_once(
             let people = f64::from(count.people) > r.people;
             let vehicles = f64::from(count.vehicles) > r.vehicles;
             match (people, vehicles) {
-                (true, true) => Some("both"),
-                (true, false) => Some("people"),
-                (false, true) => Some("vehicle"),
+                (true, true) => Some(Outlier::Both),
+                (true, false) => Some(Outlier::People),
+                (false, true) => Some(Outlier::Vehicle),
                 (false, false) => None,
             }
         });
@@ -371,8 +440,8 @@ async fn store_once(
                     index,
                     camera_id: count.camera_id.clone(),
                     start: format_utc(count.start),
-                    outlier: kind.to_owned(),
-                    reference_kind: r.kind.clone(),
+                    outlier: kind,
+                    reference_kind: r.kind,
                     people_reference: r.people,
                     vehicle_reference: r.vehicles,
                 });
@@ -393,6 +462,7 @@ async fn store_once(
         updated,
         unchanged,
         cameras_registered,
+        stored: outcomes,
         outliers,
     })
 }
@@ -441,13 +511,16 @@ async fn register_cameras(
         )
         .into());
     }
+    // Another batch may register the same camera meanwhile (this insert then waits for it
+    // and ignores the duplicate): count the rows this request inserted, not the ids it did
+    // not know when it looked.
     let mut insert =
         QueryBuilder::<MySql>::new("INSERT IGNORE INTO cctv_camera (camera_id, registered_at) ");
     insert.push_values(&unknown, |mut row, camera| {
         row.push_bind((*camera).to_owned()).push_bind(now);
     });
-    insert.build().execute(&mut **tx).await?;
-    Ok(unknown.len())
+    let registered = insert.build().execute(&mut **tx).await?.rows_affected();
+    Ok(usize::try_from(registered).unwrap_or(usize::MAX))
 }
 
 async fn stored_counts(
@@ -520,13 +593,18 @@ async fn upsert_counts(
 /// A camera's reference values and the stats kind they came from.
 #[derive(Debug, Clone)]
 pub struct Reference {
-    pub kind: String,
+    pub kind: PeriodKind,
     pub people: f64,
     pub vehicles: f64,
 }
 
 /// The precedence of the original trigger: year, else month, else week, else day.
-const REFERENCE_ORDER: [&str; 4] = ["year", "month", "week", "day"];
+pub const REFERENCE_ORDER: [PeriodKind; 4] = [
+    PeriodKind::Year,
+    PeriodKind::Month,
+    PeriodKind::Week,
+    PeriodKind::Day,
+];
 
 async fn references(
     tx: &mut Transaction<'static, MySql>,
@@ -534,8 +612,13 @@ async fn references(
 ) -> Result<HashMap<String, Reference>, sqlx::Error> {
     let mut query = QueryBuilder::<MySql>::new(
         "SELECT camera_id, CAST(period_kind AS CHAR), AVG(people_ref), AVG(vehicles_ref) FROM cctv_stats
-         WHERE period_kind IN ('day', 'week', 'month', 'year') AND camera_id IN (",
+         WHERE period_kind IN (",
     );
+    let mut kinds = query.separated(", ");
+    for kind in REFERENCE_ORDER {
+        kinds.push_bind(kind.as_str());
+    }
+    query.push(") AND camera_id IN (");
     let mut list = query.separated(", ");
     for camera in cameras {
         list.push_bind((*camera).to_owned());
@@ -543,16 +626,17 @@ async fn references(
     query.push(") GROUP BY camera_id, period_kind");
     let rows: Vec<(String, String, f64, f64)> = query.build_query_as().fetch_all(&mut **tx).await?;
     let mut best: HashMap<String, Reference> = HashMap::new();
-    let rank = |kind: &str| {
+    let rank = |kind: PeriodKind| {
         REFERENCE_ORDER
             .iter()
             .position(|k| *k == kind)
             .unwrap_or(usize::MAX)
     };
     for (camera, kind, people, vehicles) in rows {
-        let better = best
-            .get(&camera)
-            .is_none_or(|r| rank(&kind) < rank(&r.kind));
+        let Ok(kind) = kind.parse::<PeriodKind>() else {
+            continue;
+        };
+        let better = best.get(&camera).is_none_or(|r| rank(kind) < rank(r.kind));
         if better {
             best.insert(
                 camera,
@@ -569,7 +653,7 @@ async fn references(
 
 async fn write_outliers(
     tx: &mut Transaction<'static, MySql>,
-    flagged: &[(&ValidCount, &'static str, &Reference)],
+    flagged: &[(&ValidCount, Outlier, &Reference)],
     cleared: &[&ValidCount],
     now: NaiveDateTime,
 ) -> Result<(), sqlx::Error> {
@@ -584,8 +668,8 @@ async fn write_outliers(
                 .push_bind(c.end)
                 .push_bind(c.people)
                 .push_bind(c.vehicles)
-                .push_bind(*kind)
-                .push_bind(r.kind.clone())
+                .push_bind(kind.as_str())
+                .push_bind(r.kind.as_str())
                 .push_bind(r.people)
                 .push_bind(r.vehicles)
                 .push_bind(now);
@@ -629,18 +713,9 @@ async fn invalidate_past_days(
         .map(|c| common::business_time::local_date(c.start.and_utc(), zone))
         .filter(|d| *d < today)
         .collect();
-    if days.is_empty() {
-        return Ok(());
-    }
-    let mut query = QueryBuilder::<MySql>::new(
-        "DELETE FROM cctv_rollup_done WHERE period_kind = 'day' AND period_start IN (",
-    );
-    let mut list = query.separated(", ");
-    for day in days {
-        list.push_bind(day);
-    }
-    query.push(")");
-    query.build().execute(&mut **tx).await?;
+    Ledger::CCTV
+        .clear(tx, days.into_iter().map(|d| (PeriodKind::Day, d)))
+        .await?;
     Ok(())
 }
 
@@ -658,11 +733,48 @@ mod tests {
         }
     }
 
+    fn validate(
+        items: &[CountIn],
+        max_batch: usize,
+        form: bool,
+    ) -> Result<Vec<ValidCount>, ApiError> {
+        super::validate(items, max_batch, &DateWindow::default(), form)
+    }
+
     fn reason(result: Result<Vec<ValidCount>, ApiError>) -> (String, String) {
         match result {
             Err(ApiError::Validation { field, reason }) => (field, reason),
             other => panic!("expected a validation error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn milliseconds_are_kept_and_two_fractions_are_two_counts() {
+        let mut a = item(1);
+        a.start = "2024-05-01T09:00:00.200+09:00".into();
+        let mut b = item(2);
+        b.start = "2024-05-01T09:00:00.700+09:00".into();
+        let counts = validate(&[a, b], 10, false).expect("two intervals");
+        assert_eq!(format_utc(counts[0].start), "2024-05-01T00:00:00.200Z");
+        assert_eq!(format_utc(counts[1].start), "2024-05-01T00:00:00.700Z");
+        let mut fine = item(1);
+        fine.start = "2024-05-01T09:00:00.2004+09:00".into();
+        assert!(
+            reason(validate(&[fine], 10, false))
+                .1
+                .contains("milliseconds")
+        );
+    }
+
+    #[test]
+    fn a_decomposed_korean_id_is_the_composed_camera() {
+        let mut a = item(1);
+        a.camera_id = "\u{110F}\u{1161}".into();
+        let mut b = item(2);
+        b.camera_id = "\u{CE74}".into();
+        let (field, why) = reason(validate(&[a, b], 10, false));
+        assert_eq!(field, "counts[1].start");
+        assert!(why.contains("counts[0]"), "{why}");
     }
 
     #[test]
@@ -686,6 +798,18 @@ mod tests {
         let mut camera = item(1);
         camera.camera_id = "cam 1".into();
         assert_eq!(reason(validate(&[camera], 10, true)).0, "camera_id");
+        let mut leap = item(1);
+        leap.start = "2016-12-31T23:59:60Z".into();
+        let (field, why) = reason(validate(&[leap], 10, false));
+        assert_eq!(field, "counts[0].start");
+        assert!(why.contains("leap second"), "{why}");
+        let mut ancient = item(1);
+        ancient.start = "0000-01-01T00:00:00+09:00".into();
+        assert!(
+            reason(validate(&[ancient], 10, false))
+                .1
+                .contains("database")
+        );
         assert!(
             reason(validate(&vec![item(1); 11], 10, false))
                 .1

@@ -5,21 +5,23 @@
 //! OpenAPI document needs a bearer token (`cctv:write` to post, `cctv:read` to read).
 //!
 //! # Layout
-//! - [`settings`]: the function's environment (`CCTV_*`, `HTTP_MAX_BODY_BYTES`);
+//! - [`settings`]: the function's environment (`CCTV_*`, `HTTP_MAX_BODY_BYTES`,
+//!   `DATE_WINDOW_*`);
+//! - [`camera`]: what a camera id may be (Korean included) and its one spelling (NFC);
 //! - [`ingest`]: `POST /cctv/counts`: validation, upsert, outlier detection;
 //! - [`read`]: `GET /cctv/counts`, `GET /cctv/cameras/{camera_id}/stats`,
 //!   `GET /cctv/cameras/{camera_id}/outliers`;
 //! - [`router`]: the axum router (what Lambda runs and what tests drive in process);
-//! - [`ApiDoc`]: the OpenAPI document, served at `/openapi.json`.
+//! - [`ApiDoc`] / [`api_doc`]: the OpenAPI document, served at `/openapi.json`.
 //!
 //! Run it locally with `cargo lambda watch`, then
 //! `cargo lambda invoke cctv-api --data-file events/cctv-api/openapi.json`.
 //! See `docs/cctv-api.md` for the routes, the envelope and the decisions.
 
+pub mod camera;
 pub mod ingest;
 pub mod read;
 pub mod settings;
-pub mod time;
 
 use axum::{
     Router,
@@ -28,7 +30,10 @@ use axum::{
 use chrono_tz::Tz;
 use common::http::{self, auth};
 use sqlx::MySqlPool;
-use utoipa::OpenApi;
+use utoipa::{
+    OpenApi,
+    openapi::{RefOr, schema::Schema},
+};
 
 pub use settings::CctvSettings;
 
@@ -49,16 +54,40 @@ impl AppState {
     pub fn zone(&self) -> Tz {
         self.settings.time_zone
     }
+
+    /// A query's `from`/`to` in the cameras' zone and the date window (400 naming the
+    /// bound that is wrong).
+    ///
+    /// # Errors
+    /// [`common::http::ApiError::Validation`].
+    pub fn time_range(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<common::http::bounds::TimeRange, common::http::ApiError> {
+        common::http::bounds::time_range(from, to, self.zone(), &self.settings.date_window)
+    }
 }
 
 /// The whole API: protected routes by scope, the public OpenAPI document, the envelope's
-/// 404/405 and the body limit.
+/// 404/405 and the body limit. Token look-ups are cached for `API_TOKEN_CACHE_SECS`.
+///
+/// # Panics
+/// When `API_TOKEN_CACHE_SECS` is invalid (over 60): the function then stops at start-up
+/// with the variable's name and the reason.
 pub fn router(state: AppState) -> Router {
-    let pool = state.pool.clone();
+    // The TTL is one setting for every API, so common reads it (not CctvSettings).
+    let tokens = auth::Tokens::from_env(state.pool.clone()).unwrap_or_else(|e| panic!("{e}"));
+    router_with_tokens(state, tokens)
+}
+
+/// [`router`] with the given token look-ups (tests choose the cache TTL).
+pub fn router_with_tokens(state: AppState, tokens: auth::Tokens) -> Router {
     let body_limit = state.settings.max_body_bytes;
+    let doc = api_doc(&state.settings);
     let write = auth::protect(
         Router::new().route("/cctv/counts", post(ingest::post_counts)),
-        pool.clone(),
+        tokens.clone(),
         SCOPE_WRITE,
     );
     let read = auth::protect(
@@ -69,14 +98,11 @@ pub fn router(state: AppState) -> Router {
                 "/cctv/cameras/{camera_id}/outliers",
                 get(read::get_outliers),
             ),
-        pool,
+        tokens,
         SCOPE_READ,
     );
     let api = write.merge(read).with_state(state);
-    http::finish(
-        api.merge(http::openapi_route(ApiDoc::openapi())),
-        body_limit,
-    )
+    http::finish(api.merge(http::openapi_route(doc)), body_limit)
 }
 
 /// The OpenAPI document of the API (generated from the handlers' annotations).
@@ -92,7 +118,101 @@ pub fn router(state: AppState) -> Router {
         read::get_stats,
         read::get_outliers
     ),
+    // Schemas only parameters use: utoipa collects those of bodies and responses, not
+    // these, and a `$ref` to an unregistered schema makes the document invalid.
+    components(schemas(common::period::PeriodKind, ingest::Outlier, ingest::Outcome)),
     security(("bearer" = [])),
     tags((name = "cctv", description = "CCTV counts (source system 001)"))
 )]
 pub struct ApiDoc;
+
+/// The document as served: [`ApiDoc`] with this deployment's batch limit
+/// (`CCTV_MAX_BATCH`) as the maximum number of counts.
+pub fn api_doc(settings: &CctvSettings) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    let batch = doc
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut("CountBatch"));
+    if let Some(RefOr::T(Schema::Object(batch))) = batch
+        && let Some(RefOr::T(Schema::Array(counts))) = batch.properties.get_mut("counts")
+    {
+        counts.max_items = Some(settings.max_batch);
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn served() -> serde_json::Value {
+        serde_json::to_value(api_doc(&CctvSettings::default())).expect("serialises")
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = served();
+        assert_eq!(http::dangling_refs(&doc), Vec::<String>::new(), "{doc:#}");
+        assert!(doc["components"]["schemas"]["PeriodKind"]["enum"].is_array());
+    }
+
+    #[test]
+    fn the_document_is_as_strict_as_the_api() {
+        let doc = served();
+        if std::env::var_os("CCTV_PRINT_OPENAPI").is_some() {
+            println!("{doc:#}");
+        }
+        let count = &doc["components"]["schemas"]["CountIn"]["properties"];
+        assert_eq!(count["people"]["maximum"], 4_294_967_295_u64);
+        assert_eq!(count["vehicles"]["minimum"], 0);
+        assert_eq!(count["camera_id"]["maxLength"], 64);
+        let batch = &doc["components"]["schemas"]["CountBatch"]["properties"]["counts"];
+        assert_eq!(batch["maxItems"], 1000);
+        assert_eq!(batch["minItems"], 1);
+        let small = api_doc(&CctvSettings {
+            max_batch: 10,
+            ..CctvSettings::default()
+        });
+        let small = serde_json::to_value(small).expect("serialises");
+        assert_eq!(
+            small["components"]["schemas"]["CountBatch"]["properties"]["counts"]["maxItems"],
+            10
+        );
+        let params = doc["paths"]["/cctv/counts"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("no parameter {name}"))
+        };
+        assert_eq!(param("page")["schema"]["minimum"], 1);
+        assert_eq!(param("page_size")["schema"]["minimum"], 1);
+        assert_eq!(param("page_size")["schema"]["maximum"], 1000);
+        assert_eq!(param("from")["schema"]["anyOf"][1]["format"], "date-time");
+        assert_eq!(param("from")["required"], true);
+        assert_eq!(param("to")["required"], true);
+        for (path, method) in [
+            ("/cctv/counts", "post"),
+            ("/cctv/counts", "get"),
+            ("/cctv/cameras/{camera_id}/stats", "get"),
+            ("/cctv/cameras/{camera_id}/outliers", "get"),
+        ] {
+            let responses = &doc["paths"][path][method]["responses"];
+            for status in ["400", "401", "403", "500"] {
+                assert!(
+                    responses[status]["content"]["application/json"]["schema"]["$ref"]
+                        .as_str()
+                        .is_some_and(|r| r.ends_with("/ErrorEnvelope")),
+                    "{method} {path} {status}: {responses:#}"
+                );
+            }
+        }
+        assert!(doc["paths"]["/cctv/counts"]["post"]["responses"]["413"].is_object());
+        assert!(
+            doc["paths"]["/cctv/cameras/{camera_id}/stats"]["get"]["responses"]["404"].is_object()
+        );
+    }
+}

@@ -1,7 +1,11 @@
 //! The function's own settings, read once at start-up.
 
 use chrono_tz::Tz;
-use common::config::{ConfigError, env_or};
+use common::{
+    config::{ConfigError, env_or},
+    instant::DateWindow,
+    period::cctv_time_zone_from_env,
+};
 
 /// Settings of `cctv-api`.
 #[derive(Debug, Clone)]
@@ -17,6 +21,9 @@ pub struct CctvSettings {
     pub auto_register_cameras: bool,
     /// `HTTP_MAX_BODY_BYTES`: the largest request body (default 1 MiB); larger answers 413.
     pub max_body_bytes: usize,
+    /// `DATE_WINDOW_FROM` / `DATE_WINDOW_TO`: the plausible dates (default 2000-01-01 to
+    /// 2100-01-01, excluded); an instant or date outside them answers 400.
+    pub date_window: DateWindow,
 }
 
 impl Default for CctvSettings {
@@ -26,6 +33,7 @@ impl Default for CctvSettings {
             max_batch: 1000,
             auto_register_cameras: true,
             max_body_bytes: common::http::DEFAULT_BODY_LIMIT,
+            date_window: DateWindow::default(),
         }
     }
 }
@@ -38,13 +46,14 @@ impl CctvSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let settings = Self {
-            time_zone: env_or("CCTV_TIME_ZONE", defaults.time_zone)?,
+            time_zone: cctv_time_zone_from_env()?,
             max_batch: env_or("CCTV_MAX_BATCH", defaults.max_batch)?,
             auto_register_cameras: env_or(
                 "CCTV_AUTO_REGISTER_CAMERAS",
                 defaults.auto_register_cameras,
             )?,
             max_body_bytes: env_or("HTTP_MAX_BODY_BYTES", defaults.max_body_bytes)?,
+            date_window: DateWindow::from_env()?,
         };
         if settings.max_batch == 0 {
             return Err(ConfigError::Invalid {

@@ -14,7 +14,9 @@
 //!
 //! # When
 //! - Scheduled (any payload without `from`/`to`): catch-up. Every complete local day from
-//!   the first count's day to yesterday that the ledger `cctv_rollup_done` lacks, then every
+//!   the first count's day (the first inside the plausible date window: a stored row with
+//!   an implausible or zero instant cannot make the run walk centuries or fail) to yesterday
+//!   that the ledger (`rollup_done`, system `cctv`; `common::period::Ledger`) lacks, then every
 //!   complete week, month and year it lacks. Recomputing a day clears its week, month and
 //!   year from the ledger (and `cctv-api` clears a past day when a count for it changes),
 //!   so late data flows up at the next run. A run after an outage fills every missed day.
@@ -25,70 +27,29 @@
 //! writes the same rows and a failure leaves no period half-written; a failed run is
 //! retried by the scheduler and picks up where it stopped.
 
-use std::{collections::HashSet, time::Instant};
+use std::collections::HashSet;
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use common::{
     business_time::local_day_start,
-    config::{ConfigError, env_or},
     error::FunctionError,
+    instant::DateWindow,
+    job::{self, Day, Deadline, JobRun, Range},
+    period::Ledger,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::MySqlPool;
 
 /// The longest range one invocation recomputes (ten years of days).
 const MAX_RANGE_DAYS: i64 = 3660;
 
-/// `CCTV_TIME_ZONE`: the cameras' local zone (default Asia/Seoul).
-///
-/// # Errors
-/// When the variable is not an IANA zone name.
-pub fn time_zone_from_env() -> Result<Tz, ConfigError> {
-    env_or("CCTV_TIME_ZONE", chrono_tz::Asia::Seoul)
-}
+/// `CCTV_TIME_ZONE`, read by the one reader in common.
+pub use common::period::cctv_time_zone_from_env as time_zone_from_env;
 
-/// The rolled-up period kinds that have a ledger row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Period {
-    Day,
-    Week,
-    Month,
-    Year,
-}
-
-impl Period {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Day => "day",
-            Self::Week => "week",
-            Self::Month => "month",
-            Self::Year => "year",
-        }
-    }
-
-    /// The period of this kind that contains `day`: its first and last day.
-    pub fn around(self, day: NaiveDate) -> (NaiveDate, NaiveDate) {
-        let start = match self {
-            Self::Day => day,
-            Self::Week => day - Days::new(u64::from(day.weekday().num_days_from_monday())),
-            Self::Month => day.with_day(1).unwrap_or(day),
-            Self::Year => NaiveDate::from_ymd_opt(day.year(), 1, 1).unwrap_or(day),
-        };
-        (start, self.last_day(start))
-    }
-
-    fn last_day(self, start: NaiveDate) -> NaiveDate {
-        let next = match self {
-            Self::Day => start.checked_add_days(Days::new(1)),
-            Self::Week => start.checked_add_days(Days::new(7)),
-            Self::Month => start.checked_add_months(Months::new(1)),
-            Self::Year => start.checked_add_months(Months::new(12)),
-        };
-        next.and_then(|n| n.pred_opt()).unwrap_or(start)
-    }
-}
+/// The period kinds (the common model; day, week, month and year have ledger rows).
+pub use common::period::PeriodKind as Period;
 
 /// What a payload asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,51 +60,32 @@ pub enum Plan {
     Range { from: NaiveDate, to: NaiveDate },
 }
 
+/// The payload: nothing (the scheduled catch-up) or a day range.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payload {
+    pub from: Option<Day>,
+    pub to: Option<Day>,
+}
+
 /// Reads the payload.
 ///
 /// # Errors
 /// [`FunctionError::InvalidEvent`] naming the field that is wrong.
 pub fn plan(payload: &Value) -> Result<Plan, FunctionError> {
-    let field = |name: &str| payload.get(name).filter(|v| !v.is_null());
-    let date = |name: &str, value: &Value| {
-        let text = value.as_str().ok_or_else(|| {
-            FunctionError::InvalidEvent(format!("\"{name}\" must be a string \"YYYY-MM-DD\""))
-        })?;
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()
-            .filter(|_| text.len() == 10)
-            .ok_or_else(|| {
-                FunctionError::InvalidEvent(format!(
-                    "\"{name}\" {text:?} is not a date \"YYYY-MM-DD\""
-                ))
-            })
-    };
-    match (field("from"), field("to")) {
-        (None, None) => Ok(Plan::CatchUp),
-        (Some(from), Some(to)) => {
-            let (from, to) = (date("from", from)?, date("to", to)?);
-            if from > to {
-                return Err(FunctionError::InvalidEvent(format!(
-                    "\"from\" {from} is after \"to\" {to}"
-                )));
-            }
-            if (to - from).num_days() >= MAX_RANGE_DAYS {
-                return Err(FunctionError::InvalidEvent(format!(
-                    "a range covers at most {MAX_RANGE_DAYS} days"
-                )));
-            }
-            Ok(Plan::Range { from, to })
-        }
-        (Some(_), None) => Err(FunctionError::InvalidEvent(
-            "\"to\" is required with \"from\"".into(),
-        )),
-        (None, Some(_)) => Err(FunctionError::InvalidEvent(
-            "\"from\" is required with \"to\"".into(),
-        )),
-    }
+    let payload: Payload = job::parse_payload(payload.clone())?;
+    Ok(
+        match Range::optional(payload.from, payload.to, MAX_RANGE_DAYS)? {
+            None => Plan::CatchUp,
+            Some(range) => Plan::Range {
+                from: range.from.0,
+                to: range.to.0,
+            },
+        },
+    )
 }
 
-/// The function's answer.
+/// The function's answer (the job kit adds `complete`, `remaining`, `duration_ms`…).
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Answer {
     /// `catch-up` or `range`.
@@ -156,7 +98,9 @@ pub struct Answer {
     pub years: usize,
     /// Stats rows written (all kinds).
     pub rows: u64,
-    pub duration_ms: u64,
+    /// What a run stopped by its deadline left, and the payload that finishes it.
+    #[serde(skip)]
+    pub left: Option<Value>,
 }
 
 /// Handles one invocation.
@@ -170,15 +114,25 @@ pub async fn handle(
     payload: Value,
     now: DateTime<Utc>,
     zone: Tz,
+    deadline: Deadline,
 ) -> Result<Value, FunctionError> {
     let plan = plan(&payload)?;
-    let answer = run(pool, &plan, now, zone)
+    let mut job = JobRun::start("cctv-rollups", deadline);
+    let answer = run(pool, &plan, now, zone, &mut job)
         .await
         .map_err(FunctionError::retryable)?;
-    serde_json::to_value(answer).map_err(FunctionError::retryable)
+    job.add("rows_written", answer.rows);
+    job.add(
+        "periods_computed",
+        u64::try_from(answer.days + answer.weeks + answer.months + answer.years)
+            .unwrap_or(u64::MAX),
+    );
+    let left = answer.left.clone();
+    job.finish(&answer, left)
 }
 
-/// Runs a plan: days first, then the longer periods built from them.
+/// Runs a plan: days first, then the longer periods built from them, one transaction
+/// each, until done or `job`'s deadline (checked between periods, after at least one).
 ///
 /// # Errors
 /// The database error.
@@ -187,8 +141,8 @@ pub async fn run(
     plan: &Plan,
     now: DateTime<Utc>,
     zone: Tz,
+    job: &mut JobRun,
 ) -> Result<Answer, sqlx::Error> {
-    let started = Instant::now();
     let today = now.with_timezone(&zone).date_naive();
     let yesterday = today.pred_opt().unwrap_or(today);
     let mut answer = Answer {
@@ -205,7 +159,7 @@ pub async fn run(
     let (days, from, to, mut done) = match *plan {
         Plan::CatchUp => {
             let Some(first) = first_count_day(pool, zone).await? else {
-                return Ok(finish(answer, started));
+                return Ok(answer);
             };
             let done = ledger(pool).await?;
             let days: Vec<NaiveDate> = days_between(first, yesterday)
@@ -218,9 +172,23 @@ pub async fn run(
             (days_between(from, to).collect(), from, to, None)
         }
     };
-    for day in &days {
+    // What to send to finish a run the deadline stopped: the catch-up needs nothing (the
+    // ledger knows), a range resumes at its first day not done.
+    let resume = |next: NaiveDate, days_left: usize| {
+        let payload = match plan {
+            Plan::CatchUp => serde_json::json!({}),
+            Plan::Range { to, .. } => serde_json::json!({"from": next, "to": to}),
+        };
+        serde_json::json!({"days": days_left, "next_payload": payload})
+    };
+    for (index, day) in days.iter().enumerate() {
+        if job.should_stop() {
+            answer.left = Some(resume(*day, days.len() - index));
+            return Ok(answer);
+        }
         answer.rows += compute_day(pool, *day, zone).await?;
         answer.days += 1;
+        job.unit_done();
         // compute_day cleared the periods around the day from the ledger; so does the copy.
         if let Some(done) = done.as_mut() {
             for kind in [Period::Week, Period::Month, Period::Year] {
@@ -236,83 +204,47 @@ pub async fn run(
                 break;
             }
             if done.as_ref().is_none_or(|d| !d.contains(&(kind, start))) {
+                if job.should_stop() {
+                    // Every day is done: the longer periods follow from a rerun.
+                    answer.left = Some(resume(from, 0));
+                    return Ok(answer);
+                }
                 answer.rows += compute_period(pool, kind, start, end).await?;
+                job.unit_done();
                 match kind {
                     Period::Week => answer.weeks += 1,
                     Period::Month => answer.months += 1,
-                    Period::Year | Period::Day => answer.years += 1,
+                    _ => answer.years += 1,
                 }
             }
             let Some(next) = end.succ_opt() else { break };
             start = next;
         }
     }
-    let answer = finish(answer, started);
-    tracing::info!(
-        mode = %answer.mode,
-        through = %answer.through,
-        days = answer.days,
-        weeks = answer.weeks,
-        months = answer.months,
-        years = answer.years,
-        rows = answer.rows,
-        duration_ms = answer.duration_ms,
-        "cctv rollups done"
-    );
     Ok(answer)
-}
-
-fn finish(mut answer: Answer, started: Instant) -> Answer {
-    answer.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    answer
 }
 
 fn days_between(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
     from.iter_days().take_while(move |d| *d <= to)
 }
 
+/// The local day of the first count inside the plausible date window. A stored row outside
+/// it (a zero date a lenient server kept, a year-1 typo) is left out: it would make the
+/// catch-up walk from year 1, or fail to decode, and stall every camera.
 async fn first_count_day(pool: &MySqlPool, zone: Tz) -> Result<Option<NaiveDate>, sqlx::Error> {
-    let first: Option<NaiveDateTime> = sqlx::query_scalar("SELECT MIN(start_utc) FROM cctv_count")
-        .fetch_one(pool)
-        .await?;
+    let window = DateWindow::current();
+    let first: Option<NaiveDateTime> = sqlx::query_scalar(
+        "SELECT MIN(start_utc) FROM cctv_count WHERE start_utc >= ? AND start_utc < ?",
+    )
+    .bind(window.first_instant())
+    .bind(window.end_instant())
+    .fetch_one(pool)
+    .await?;
     Ok(first.map(|t| t.and_utc().with_timezone(&zone).date_naive()))
 }
 
 async fn ledger(pool: &MySqlPool) -> Result<HashSet<(Period, NaiveDate)>, sqlx::Error> {
-    let rows: Vec<(String, NaiveDate)> =
-        sqlx::query_as("SELECT CAST(period_kind AS CHAR), period_start FROM cctv_rollup_done")
-            .fetch_all(pool)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(kind, start)| {
-            let kind = match kind.as_str() {
-                "day" => Period::Day,
-                "week" => Period::Week,
-                "month" => Period::Month,
-                "year" => Period::Year,
-                _ => return None,
-            };
-            Some((kind, start))
-        })
-        .collect())
-}
-
-async fn mark_done(
-    tx: &mut sqlx::Transaction<'static, sqlx::MySql>,
-    kind: Period,
-    start: NaiveDate,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO cctv_rollup_done (period_kind, period_start, computed_at) VALUES (?, ?, ?)
-         ON DUPLICATE KEY UPDATE computed_at = VALUES(computed_at)",
-    )
-    .bind(kind.as_str())
-    .bind(start)
-    .bind(Utc::now().naive_utc())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    Ledger::CCTV.done(&mut *pool.acquire().await?).await
 }
 
 /// Replaces the day rows of local day `day` (every camera) from the counts; clears the
@@ -345,17 +277,10 @@ pub async fn compute_day(pool: &MySqlPool, day: NaiveDate, zone: Tz) -> Result<u
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    mark_done(&mut tx, Period::Day, day).await?;
-    sqlx::query(
-        "DELETE FROM cctv_rollup_done
-         WHERE (period_kind = 'week' AND period_start = ?) OR (period_kind = 'month' AND period_start = ?)
-            OR (period_kind = 'year' AND period_start = ?)",
-    )
-    .bind(Period::Week.around(day).0)
-    .bind(Period::Month.around(day).0)
-    .bind(Period::Year.around(day).0)
-    .execute(&mut *tx)
-    .await?;
+    Ledger::CCTV.mark_done(&mut tx, Period::Day, day).await?;
+    Ledger::CCTV
+        .clear_around(&mut tx, day, &[Period::Week, Period::Month, Period::Year])
+        .await?;
     tx.commit().await?;
     Ok(written)
 }
@@ -371,18 +296,13 @@ pub async fn compute_period(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<u64, sqlx::Error> {
-    let weekday_kind = match kind {
-        Period::Month => Some("weekday-of-month"),
-        Period::Year => Some("weekday-of-year"),
-        Period::Day | Period::Week => None,
-    };
     let now = Utc::now().naive_utc();
     let mut tx = pool.begin().await?;
     let mut written = average_days(&mut tx, kind.as_str(), start, end, now, false).await?;
-    if let Some(weekday_kind) = weekday_kind {
-        written += average_days(&mut tx, weekday_kind, start, end, now, true).await?;
+    if let Some(weekday_kind) = kind.per_weekday() {
+        written += average_days(&mut tx, weekday_kind.as_str(), start, end, now, true).await?;
     }
-    mark_done(&mut tx, kind, start).await?;
+    Ledger::CCTV.mark_done(&mut tx, kind, start).await?;
     tx.commit().await?;
     Ok(written)
 }
@@ -440,26 +360,6 @@ mod tests {
     }
 
     #[test]
-    fn periods_start_on_monday_the_first_and_new_year() {
-        assert_eq!(
-            Period::Week.around(d("2024-05-01")),
-            (d("2024-04-29"), d("2024-05-05"))
-        );
-        assert_eq!(
-            Period::Month.around(d("2024-02-15")),
-            (d("2024-02-01"), d("2024-02-29"))
-        );
-        assert_eq!(
-            Period::Year.around(d("2024-02-15")),
-            (d("2024-01-01"), d("2024-12-31"))
-        );
-        assert_eq!(
-            Period::Day.around(d("2024-02-15")),
-            (d("2024-02-15"), d("2024-02-15"))
-        );
-    }
-
-    #[test]
     fn payloads() {
         assert_eq!(plan(&json!({})).expect("plan"), Plan::CatchUp);
         assert_eq!(
@@ -474,10 +374,12 @@ mod tests {
             }
         );
         let error = |p: Value| plan(&p).expect_err("refused").to_string();
-        assert!(error(json!({"from": "2024-05-01"})).contains("\"to\" is required"));
+        assert!(error(json!({"from": "2024-05-01"})).contains("to: is required"));
         assert!(error(json!({"from": "2024-05-08", "to": "2024-05-01"})).contains("is after"));
         assert!(error(json!({"from": "2024-5-1", "to": "2024-05-01"})).contains("not a date"));
-        assert!(error(json!({"from": 20240501, "to": "2024-05-01"})).contains("must be a string"));
-        assert!(error(json!({"from": "2000-01-01", "to": "2024-05-01"})).contains("at most"));
+        assert!(error(json!({"from": 20240501, "to": "2024-05-01"})).contains("invalid type"));
+        assert!(error(json!({"from": "2010-01-01", "to": "2024-05-01"})).contains("at most"));
+        assert!(error(json!({"from": "0000-01-01", "to": "0000-01-02"})).contains("from:"));
+        assert!(error(json!({"fromm": "2024-05-01"})).contains("unknown field"));
     }
 }

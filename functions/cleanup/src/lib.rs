@@ -34,10 +34,7 @@
 pub mod dry_run;
 pub mod purge;
 
-use std::{
-    collections::BTreeMap,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -45,8 +42,9 @@ use common::{
     config::{ConfigError, env_or},
     db,
     error::FunctionError,
+    job::{self, Deadline, JobRun},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::MySqlPool;
 
@@ -65,9 +63,6 @@ pub const TABLES: [&str; 9] = [
 
 /// The longest retention a payload may ask for (ten years).
 const MAX_RETENTION_MONTHS: u32 = 120;
-
-/// How long before the Lambda deadline a run stops starting new chunks.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(20);
 
 /// The function's own settings.
 #[derive(Debug, Clone)]
@@ -122,68 +117,36 @@ impl CleanupSettings {
     }
 }
 
-/// What a payload asks for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What a payload asks for: any JSON object (an EventBridge Scheduler input or a
+/// scheduled event) with the optional fields below.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Request {
+    #[serde(default)]
     pub dry_run: bool,
+    #[serde(default, deserialize_with = "retention_months")]
     pub retention_months: Option<u32>,
 }
 
+fn retention_months<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u32>, D::Error> {
+    let months = Option::<u32>::deserialize(deserializer)?;
+    match months {
+        Some(n) if !(1..=MAX_RETENTION_MONTHS).contains(&n) => Err(serde::de::Error::custom(
+            format!("must be a whole number from 1 to {MAX_RETENTION_MONTHS}, not {n}"),
+        )),
+        other => Ok(other),
+    }
+}
+
 impl Request {
-    /// Reads the fields the function knows from any JSON object.
+    /// Reads the payload.
     ///
     /// # Errors
     /// [`FunctionError::InvalidEvent`] naming the field that is wrong.
     pub fn from_payload(payload: &Value) -> Result<Self, FunctionError> {
-        let object = match payload {
-            Value::Null => return Ok(Self::default()),
-            Value::Object(object) => object,
-            other => {
-                return Err(FunctionError::InvalidEvent(format!(
-                    "the payload must be a JSON object, not {}",
-                    json_kind(other)
-                )));
-            }
-        };
-        let dry_run = match object.get("dry_run") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(flag)) => *flag,
-            Some(other) => {
-                return Err(FunctionError::InvalidEvent(format!(
-                    "\"dry_run\" must be true or false, not {}",
-                    json_kind(other)
-                )));
-            }
-        };
-        let retention_months = match object.get("retention_months") {
-            None | Some(Value::Null) => None,
-            Some(value) => Some(
-                value
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .filter(|n| (1..=MAX_RETENTION_MONTHS).contains(n))
-                    .ok_or_else(|| {
-                        FunctionError::InvalidEvent(format!(
-                            "\"retention_months\" must be a whole number from 1 to {MAX_RETENTION_MONTHS}, not {value}"
-                        ))
-                    })?,
-            ),
-        };
-        Ok(Self {
-            dry_run,
-            retention_months,
-        })
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Ok(job::parse_payload(payload.clone())?)
     }
 }
 
@@ -265,16 +228,34 @@ pub async fn handle(
     now: DateTime<Utc>,
     zone: Tz,
     settings: &CleanupSettings,
-    deadline: Option<Instant>,
+    deadline: Deadline,
 ) -> Result<Value, FunctionError> {
     let request = Request::from_payload(&payload)?;
+    let mut job = JobRun::start("cleanup", deadline);
     let outcome = run(pool, request, now, zone, settings, deadline)
         .await
         .map_err(FunctionError::retryable)?;
-    serde_json::to_value(outcome).map_err(FunctionError::retryable)
+    job.units_done(outcome.chunks);
+    if outcome.stopped_by_time_budget {
+        job.mark_stopped_by_deadline();
+    }
+    if !outcome.dry_run {
+        job.add("rows_deleted", outcome.deleted.values().sum());
+        for (table, rows) in &outcome.deleted {
+            job.add(table, *rows);
+        }
+    }
+    job.add("lock_retries", outcome.lock_retries);
+    job.add("skipped_locked", outcome.skipped_locked);
+    let remaining = (!outcome.complete)
+        .then(|| serde_json::to_value(&outcome.remaining))
+        .transpose()
+        .map_err(FunctionError::retryable)?;
+    job.finish(&outcome, remaining)
 }
 
-/// Runs the cleanup (or the dry run) and reports.
+/// Runs the cleanup (or the dry run) and reports. It stops starting chunks at the earlier
+/// of `deadline` and the time budget.
 ///
 /// # Errors
 /// The database error that stopped it.
@@ -284,9 +265,9 @@ pub async fn run(
     now: DateTime<Utc>,
     zone: Tz,
     settings: &CleanupSettings,
-    deadline: Option<Instant>,
+    deadline: Deadline,
 ) -> Result<Outcome, sqlx::Error> {
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let retention_months = request
         .retention_months
         .unwrap_or(settings.retention_months);
@@ -298,56 +279,34 @@ pub async fn run(
     if request.dry_run {
         dry_run::count(pool, cutoff, &mut outcome).await?;
     } else {
-        let stop_at = stop_time(started, settings.time_budget, deadline);
+        let stop_at = deadline.capped(started, settings.time_budget);
         purge_all(pool, cutoff, settings.chunk_rows, stop_at, &mut outcome).await?;
     }
     outcome.remaining = purge::remaining(pool, cutoff).await?;
     // A run cut short may have deleted everything yet not marked the ledger: not complete.
     outcome.complete = !outcome.stopped_by_time_budget && outcome.remaining == Remaining::default();
     outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    tracing::info!(
-        %cutoff,
-        dry_run = outcome.dry_run,
-        complete = outcome.complete,
-        stopped_by_time_budget = outcome.stopped_by_time_budget,
-        deleted = ?outcome.deleted,
-        import_files_purged = outcome.import_files_purged,
-        remaining_events = outcome.remaining.client_event,
-        remaining_candidates = outcome.remaining.candidates,
-        chunks = outcome.chunks,
-        skipped_locked = outcome.skipped_locked,
-        lock_retries = outcome.lock_retries,
-        duration_ms = outcome.duration_ms,
-        "cleanup finished"
-    );
     if !outcome.complete && !outcome.dry_run {
         tracing::warn!(
+            remaining_events = outcome.remaining.client_event,
+            remaining_candidates = outcome.remaining.candidates,
             "cleanup left work for the next run (time budget or rows held by an import)"
         );
     }
     Ok(outcome)
 }
 
-/// When to stop starting chunks: the budget, or the Lambda deadline minus a margin.
-fn stop_time(started: Instant, budget: Duration, deadline: Option<Instant>) -> Instant {
-    let by_budget = started + budget;
-    match deadline.and_then(|d| d.checked_sub(DEADLINE_MARGIN)) {
-        Some(by_deadline) if by_deadline < by_budget => by_deadline,
-        _ => by_budget,
-    }
-}
-
 /// A run always commits one chunk before it looks at the clock, so even a run started
 /// with no time left makes progress.
-fn out_of_time(outcome: &Outcome, stop_at: Instant) -> bool {
-    outcome.chunks > 0 && Instant::now() >= stop_at
+fn out_of_time(outcome: &Outcome, stop_at: Deadline) -> bool {
+    outcome.chunks > 0 && stop_at.reached()
 }
 
 async fn purge_all(
     pool: &MySqlPool,
     cutoff: NaiveDate,
     chunk_rows: u32,
-    stop_at: Instant,
+    stop_at: Deadline,
     outcome: &mut Outcome,
 ) -> Result<(), sqlx::Error> {
     // Facts first: every deleted event makes its dimension rows candidates.
@@ -468,6 +427,7 @@ mod tests {
             (json!({"retention_months": -1}), "retention_months"),
             (json!({"retention_months": 1.5}), "retention_months"),
             (json!({"retention_months": 121}), "retention_months"),
+            (json!({"retention_month": 6}), "retention_month"),
             (json!([1, 2]), "object"),
             (json!("dry_run"), "object"),
         ] {
@@ -481,13 +441,11 @@ mod tests {
 
     #[test]
     fn the_deadline_caps_the_budget() {
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let budget = Duration::from_secs(600);
-        assert_eq!(stop_time(started, budget, None), started + budget);
-        let deadline = started + Duration::from_secs(120);
-        assert_eq!(
-            stop_time(started, budget, Some(deadline)),
-            deadline - DEADLINE_MARGIN
-        );
+        let by_budget = Deadline::none().capped(started, budget);
+        assert_eq!(by_budget.instant(), Some(started + budget));
+        let soon = Deadline::after(Duration::from_secs(100));
+        assert_eq!(soon.capped(started, budget), soon);
     }
 }

@@ -1,16 +1,17 @@
 //! The chunked deletes, each one short transaction at READ COMMITTED.
 //!
 //! # Why an import running at the same time is safe
-//! The importer writes a file in one transaction and `INSERT IGNORE`s every dimension row
-//! an event refers to before it inserts the event. Inserting a row that exists takes a
-//! shared lock on it, inserting a new one an exclusive lock; both last until the import
-//! commits. The cleanup locks a candidate with `FOR UPDATE SKIP LOCKED` before checking
-//! that no event references it, so for a given dimension row either
+//! The importer writes a file in one transaction and, before it inserts an event, locks
+//! every dimension row the event refers to: a row that exists with a locking read
+//! (`LOCK IN SHARE MODE`, a shared lock), a new one by inserting it (an exclusive lock);
+//! both last until the import commits. The cleanup locks a candidate with
+//! `FOR UPDATE SKIP LOCKED` before checking that no event references it, so for a given
+//! dimension row either
 //! - the import committed first: the check (READ COMMITTED sees it) finds the reference and
 //!   the row stays;
 //! - the import holds the row: the cleanup skips it and it stays a candidate;
-//! - the import comes later: its `INSERT IGNORE` waits for the cleanup's chunk (a few
-//!   milliseconds), then inserts the row anew.
+//! - the import comes later: its locking read waits for the cleanup's chunk (a few
+//!   milliseconds), then finds the row gone and inserts it anew.
 //!
 //! No step waits for an import's locks (`SKIP LOCKED`), and READ COMMITTED takes no gap
 //! locks, so the import waits at most for one chunk of the cleanup.

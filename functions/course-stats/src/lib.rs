@@ -18,12 +18,13 @@
 //! Each month is replaced in one transaction (delete, then insert), so re-running never
 //! duplicates rows and never leaves a month half-written.
 
-use std::time::Instant;
-
-use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
-use common::error::FunctionError;
-use serde::Serialize;
+use common::{
+    error::FunctionError,
+    job::{self, Deadline, JobRun, Month, Range},
+};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::MySqlPool;
 
@@ -31,7 +32,15 @@ use sqlx::MySqlPool;
 pub const STUDENT_LEVELS: [&str; 5] = ["國小", "國中", "普高", "技高", "大專"];
 
 /// The longest range one invocation recomputes (ten years).
-const MAX_MONTHS: usize = 120;
+const MAX_MONTHS: i64 = 120;
+
+/// The payload: nothing (the scheduled run) or a month range.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payload {
+    pub from: Option<Month>,
+    pub to: Option<Month>,
+}
 
 /// What one month produced.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -41,14 +50,14 @@ pub struct MonthResult {
     pub rows: u64,
 }
 
-/// The function's answer.
+/// The function's answer (the job kit adds `complete`, `remaining`, `duration_ms`…).
 #[derive(Debug, Clone, Serialize)]
 pub struct Answer {
     pub months: Vec<MonthResult>,
-    pub duration_ms: u64,
 }
 
-/// Handles one invocation.
+/// Handles one invocation: the months in order, each in its own transaction, until done
+/// or the deadline; the answer's `remaining` lists the months left for another run.
 ///
 /// # Errors
 /// [`FunctionError::InvalidEvent`] for a malformed range; [`FunctionError::Retryable`] when
@@ -58,30 +67,33 @@ pub async fn handle(
     payload: Value,
     now: DateTime<Utc>,
     zone: Tz,
+    deadline: Deadline,
 ) -> Result<Value, FunctionError> {
-    let started = Instant::now();
-    let months = months_to_compute(&payload, now, zone)?;
+    let months = months_to_compute(payload, now, zone)?;
+    let mut run = JobRun::start("course-stats", deadline);
     let mut results = Vec::with_capacity(months.len());
-    for month in months {
-        let rows = compute_month(pool, month)
+    let mut left = months.iter();
+    for month in left.by_ref() {
+        if run.should_stop() {
+            // The month this iteration took is not done: put it back in front.
+            let rest: Vec<String> = std::iter::once(*month)
+                .chain(left.by_ref().copied())
+                .map(month_label)
+                .collect();
+            let remaining = serde_json::json!({ "months": rest });
+            return run.finish(&Answer { months: results }, Some(remaining));
+        }
+        let rows = compute_month(pool, *month)
             .await
             .map_err(FunctionError::retryable)?;
+        run.unit_done();
+        run.add("rows_written", rows);
         results.push(MonthResult {
-            month: month_label(month),
+            month: month_label(*month),
             rows,
         });
     }
-    let answer = Answer {
-        months: results,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    };
-    tracing::info!(
-        months = answer.months.len(),
-        rows = answer.months.iter().map(|m| m.rows).sum::<u64>(),
-        duration_ms = answer.duration_ms,
-        "course stats computed"
-    );
-    serde_json::to_value(answer).map_err(FunctionError::retryable)
+    run.finish(&Answer { months: results }, None)
 }
 
 /// The first days of the months a payload asks for.
@@ -89,69 +101,32 @@ pub async fn handle(
 /// # Errors
 /// [`FunctionError::InvalidEvent`] naming the field that is wrong.
 pub fn months_to_compute(
-    payload: &Value,
+    payload: Value,
     now: DateTime<Utc>,
     zone: Tz,
 ) -> Result<Vec<NaiveDate>, FunctionError> {
-    let field = |name: &str| payload.get(name).filter(|v| !v.is_null());
-    let (from, to) = match (field("from"), field("to")) {
-        (None, None) => {
-            let today = now.with_timezone(&zone).date_naive();
-            let this_month = first_of_month(today);
-            let previous = this_month
-                .checked_sub_months(Months::new(1))
-                .unwrap_or(this_month);
-            return Ok(vec![previous]);
-        }
-        (Some(from), Some(to)) => (parse_month("from", from)?, parse_month("to", to)?),
-        (Some(_), None) => {
-            return Err(FunctionError::InvalidEvent(
-                "\"to\" is required with \"from\"".into(),
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(FunctionError::InvalidEvent(
-                "\"from\" is required with \"to\"".into(),
-            ));
-        }
+    let payload: Payload = job::parse_payload(payload)?;
+    let Some(range) = Range::optional(payload.from, payload.to, MAX_MONTHS)? else {
+        let today = now.with_timezone(&zone).date_naive();
+        let this_month = first_of_month(today);
+        let previous = this_month
+            .checked_sub_months(Months::new(1))
+            .unwrap_or(this_month);
+        return Ok(vec![previous]);
     };
-    if from > to {
-        return Err(FunctionError::InvalidEvent(format!(
-            "\"from\" {} is after \"to\" {}",
-            month_label(from),
-            month_label(to)
-        )));
-    }
-    let mut months = vec![from];
+    let mut months = vec![range.from];
     while let Some(next) = months
         .last()
-        .and_then(|m| m.checked_add_months(Months::new(1)))
-        .filter(|m| *m <= to)
+        .and_then(|m| m.next())
+        .filter(|m| *m <= range.to)
     {
-        if months.len() >= MAX_MONTHS {
-            return Err(FunctionError::InvalidEvent(format!(
-                "a range covers at most {MAX_MONTHS} months"
-            )));
-        }
         months.push(next);
     }
-    Ok(months)
-}
-
-fn parse_month(name: &str, value: &Value) -> Result<NaiveDate, FunctionError> {
-    let text = value.as_str().ok_or_else(|| {
-        FunctionError::InvalidEvent(format!("\"{name}\" must be a string \"YYYY-MM\""))
-    })?;
-    NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d")
-        .ok()
-        .filter(|_| text.len() == 7)
-        .ok_or_else(|| {
-            FunctionError::InvalidEvent(format!("\"{name}\" {text:?} is not a month \"YYYY-MM\""))
-        })
+    Ok(months.into_iter().map(|m| m.0).collect())
 }
 
 fn first_of_month(date: NaiveDate) -> NaiveDate {
-    date.with_day(1).unwrap_or(date)
+    Month::of(date).0
 }
 
 /// `YYYY-MM`.
@@ -217,7 +192,7 @@ mod tests {
     fn a_scheduled_run_takes_the_previous_month_in_the_business_zone() {
         // 00:30 on 1 June in Taipei is still 31 May in UTC.
         let months = months_to_compute(
-            &json!({}),
+            json!({}),
             at("2024-05-31T16:30:00Z"),
             chrono_tz::Asia::Taipei,
         )
@@ -227,7 +202,7 @@ mod tests {
             ["2024-05"]
         );
         let january = months_to_compute(
-            &json!({"source": "aws.scheduler"}),
+            json!({"source": "aws.scheduler"}),
             at("2024-01-15T00:00:00Z"),
             chrono_tz::Asia::Taipei,
         )
@@ -238,7 +213,7 @@ mod tests {
     #[test]
     fn a_backfill_covers_its_range() {
         let months = months_to_compute(
-            &json!({"from": "2023-11", "to": "2024-02"}),
+            json!({"from": "2023-11", "to": "2024-02"}),
             at("2024-06-01T00:00:00Z"),
             chrono_tz::UTC,
         )
@@ -253,20 +228,19 @@ mod tests {
     fn bad_ranges_name_the_field() {
         let now = at("2024-06-01T00:00:00Z");
         let error = |payload: Value| {
-            months_to_compute(&payload, now, chrono_tz::UTC)
+            months_to_compute(payload, now, chrono_tz::UTC)
                 .expect_err("refused")
                 .to_string()
         };
         assert!(
             error(json!({"from": "2024-13", "to": "2024-12"}))
-                .contains("\"from\" \"2024-13\" is not a month")
+                .contains("from: \"2024-13\" is not a month")
         );
-        assert!(error(json!({"from": "2024-05"})).contains("\"to\" is required"));
-        assert!(
-            error(json!({"from": "2024-05", "to": 202406})).contains("\"to\" must be a string")
-        );
+        assert!(error(json!({"from": "2024-05"})).contains("to: is required"));
+        assert!(error(json!({"from": "2024-05", "to": 202406})).contains("to: invalid type"));
         assert!(error(json!({"from": "2024-06", "to": "2024-05"})).contains("is after"));
-        assert!(error(json!({"from": "2000-01", "to": "2024-05"})).contains("at most 120 months"));
+        assert!(error(json!({"from": "2004-01", "to": "2024-05"})).contains("at most 120"));
         assert!(error(json!({"from": "2024-5", "to": "2024-06"})).contains("is not a month"));
+        assert!(error(json!({"form": "2024-05"})).contains("unknown field"));
     }
 }

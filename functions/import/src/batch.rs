@@ -1,16 +1,21 @@
-//! Rows of many statements gathered for bounded multi-row inserts.
+//! Statements gathered for bounded multi-row inserts.
 //!
-//! Dimension rows are de-duplicated in memory by their natural-key id, so a batch carries
-//! each actor or action once, and a bounded "already sent" set spares the database rows it
-//! has just seen (the `INSERT IGNORE` on the primary key is the final guard).
+//! A batch keeps every statement copy the parser accepted, in archive order, with its
+//! place in the archive: whether a copy is new, an exact repeat or a conflicting copy of a
+//! stored statement id is decided by the writer against the database (see `store.rs`),
+//! because only the database knows what earlier files and earlier batches stored.
+//! Dimension rows (actor, action, cookie, tanet) are carried once per batch.
 
 use std::{collections::HashSet, sync::Arc};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use crate::statement::{
-    ActionRow, ActorRow, CookieRow, EventInfoRow, Normalised, ResultRow, SentenceRow, TanetRow,
-    VideoRow,
+use crate::{
+    archive::Location,
+    statement::{
+        ActionRow, ActorRow, CookieRow, EventInfoRow, Normalised, ResultRow, SentenceRow, TanetRow,
+        VideoRow,
+    },
 };
 
 /// One `client_event` row.
@@ -24,51 +29,30 @@ pub struct EventRow {
     pub action_id: u64,
     pub cookie_id: Option<u64>,
     pub tanet_info_id: Option<u64>,
+    pub content_hash: [u8; 16],
+}
+
+/// A statement's fact rows and where it was read.
+#[derive(Debug, Clone)]
+pub struct StatementRows {
+    pub event: EventRow,
+    pub info: EventInfoRow,
+    pub result: Option<ResultRow>,
+    pub video: Option<VideoRow>,
+    pub sentences: Vec<SentenceRow>,
+    pub location: Location,
+    /// Position of the statement in the archive, to list rejections in archive order.
+    pub ordinal: u64,
 }
 
 /// The rows of up to `capacity` statements.
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub events: Vec<EventRow>,
+    pub statements: Vec<StatementRows>,
     pub actors: Vec<ActorRow>,
     pub actions: Vec<ActionRow>,
     pub cookies: Vec<CookieRow>,
     pub tanets: Vec<TanetRow>,
-    pub infos: Vec<(String, EventInfoRow)>,
-    pub results: Vec<(String, ResultRow)>,
-    pub videos: Vec<(String, VideoRow)>,
-    pub sentences: Vec<(String, SentenceRow)>,
-}
-
-impl Batch {
-    pub fn statements(&self) -> usize {
-        self.events.len()
-    }
-}
-
-/// Ids of dimension rows already handed to the writer during this import. Bounded: when a
-/// set grows past its limit it is cleared, which costs only some redundant (ignored) rows.
-#[derive(Debug)]
-struct SeenIds {
-    ids: HashSet<u64>,
-    limit: usize,
-}
-
-impl SeenIds {
-    fn new(limit: usize) -> Self {
-        Self {
-            ids: HashSet::with_capacity(limit.min(4096)),
-            limit,
-        }
-    }
-
-    /// True when `id` is new (and remembers it).
-    fn first_time(&mut self, id: u64) -> bool {
-        if self.ids.len() >= self.limit {
-            self.ids.clear();
-        }
-        self.ids.insert(id)
-    }
 }
 
 /// Fills batches from normalised statements.
@@ -76,43 +60,31 @@ impl SeenIds {
 pub struct Batcher {
     capacity: usize,
     current: Batch,
-    actors: SeenIds,
-    actions: SeenIds,
-    cookies: SeenIds,
-    tanets: SeenIds,
-    statements_in_batch: HashSet<String>,
+    /// Dimension ids already in the current batch.
+    dimensions: HashSet<u64>,
 }
-
-/// How many ids each dimension remembers (8 bytes each, so at most a few MB).
-const SEEN_LIMIT: usize = 200_000;
 
 impl Batcher {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
             current: Batch::default(),
-            actors: SeenIds::new(SEEN_LIMIT),
-            actions: SeenIds::new(SEEN_LIMIT),
-            cookies: SeenIds::new(SEEN_LIMIT),
-            tanets: SeenIds::new(SEEN_LIMIT),
-            statements_in_batch: HashSet::new(),
+            dimensions: HashSet::new(),
         }
     }
 
-    /// Adds a statement; returns a full batch when one is ready. A statement whose id is
-    /// already in the current batch is dropped and reported as `false` (it would be an
-    /// "already present" row anyway).
-    pub fn push(&mut self, statement: Normalised, entry_name: &Arc<str>) -> (bool, Option<Batch>) {
-        if !self
-            .statements_in_batch
-            .insert(statement.statement_id.clone())
-        {
-            return (false, None);
-        }
+    /// Adds a statement read at `location` of `entry_name`; returns a full batch when one
+    /// is ready.
+    pub fn push(
+        &mut self,
+        statement: Normalised,
+        entry_name: &Arc<str>,
+        location: Location,
+        ordinal: u64,
+    ) -> Option<Batch> {
         let b = &mut self.current;
-        let id = statement.statement_id;
-        b.events.push(EventRow {
-            statement_id: id.clone(),
+        let event = EventRow {
+            statement_id: statement.statement_id,
             entry_name: Arc::clone(entry_name),
             log_date: statement.log_date,
             event_time: statement.event_time,
@@ -120,44 +92,45 @@ impl Batcher {
             action_id: statement.action.id,
             cookie_id: statement.cookie.as_ref().map(|c| c.id),
             tanet_info_id: statement.tanet.as_ref().map(|t| t.id),
-        });
-        if self.actors.first_time(statement.actor.id) {
+            content_hash: statement.content_hash,
+        };
+        // Dimension ids are hashes of different key sets; a clash between two tables is as
+        // unlikely as one within a table, and would only cost a redundant row check.
+        if self.dimensions.insert(statement.actor.id) {
             b.actors.push(statement.actor);
         }
-        if self.actions.first_time(statement.action.id) {
+        if self.dimensions.insert(statement.action.id) {
             b.actions.push(statement.action);
         }
         if let Some(cookie) = statement.cookie
-            && self.cookies.first_time(cookie.id)
+            && self.dimensions.insert(cookie.id)
         {
             b.cookies.push(cookie);
         }
         if let Some(tanet) = statement.tanet
-            && self.tanets.first_time(tanet.id)
+            && self.dimensions.insert(tanet.id)
         {
             b.tanets.push(tanet);
         }
-        if let Some(result) = statement.result {
-            b.results.push((id.clone(), result));
-        }
-        if let Some(video) = statement.video {
-            b.videos.push((id.clone(), video));
-        }
-        for sentence in statement.sentences {
-            b.sentences.push((id.clone(), sentence));
-        }
-        b.infos.push((id, statement.event_info));
-        let full = (b.statements() >= self.capacity).then(|| self.take());
-        (true, full)
+        b.statements.push(StatementRows {
+            event,
+            info: statement.event_info,
+            result: statement.result,
+            video: statement.video,
+            sentences: statement.sentences,
+            location,
+            ordinal,
+        });
+        (b.statements.len() >= self.capacity).then(|| self.take())
     }
 
     /// The partly filled batch, if it has anything.
     pub fn finish(&mut self) -> Option<Batch> {
-        (self.current.statements() > 0).then(|| self.take())
+        (!self.current.statements.is_empty()).then(|| self.take())
     }
 
     fn take(&mut self) -> Batch {
-        self.statements_in_batch.clear();
+        self.dimensions.clear();
         std::mem::take(&mut self.current)
     }
 }

@@ -9,26 +9,31 @@ use std::path::PathBuf;
 
 use aws_lambda_events::{
     s3::{S3Event, S3EventRecord},
-    sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent},
+    sqs::{SqsBatchResponse, SqsEvent},
 };
 use chrono::{DateTime, Utc};
-use common::error::{FunctionError, error_chain};
+use common::{
+    db::Database,
+    error::{FunctionError, error_chain},
+    sqs::{self, MessageError},
+};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::MySqlPool;
 
 use crate::{
-    ledger::{Source, Status},
+    ledger::{self, Source, Status},
     objects::{self, Download, ObjectError},
     pipeline::{self, ImportError},
-    report::ImportReport,
+    report::{ImportReport, ImportStatus},
     settings::ImportSettings,
 };
 
 /// What the handler needs, built once per execution environment.
 #[derive(Debug, Clone)]
 pub struct ImportDeps {
-    pub pool: MySqlPool,
+    /// The pool and where its credentials come from: a failure with MySQL's 1045 re-reads
+    /// the secret (a rotation) and the object is tried once more.
+    pub database: Database,
     pub s3: aws_sdk_s3::Client,
     pub settings: ImportSettings,
     /// Where uploads are spooled (Lambda's `/tmp`).
@@ -86,8 +91,7 @@ fn object_event(record: &S3EventRecord) -> Result<ObjectEvent, FunctionError> {
 pub struct ObjectOutcome {
     pub bucket: String,
     pub key: String,
-    /// `completed`, `already_imported`, `failed`, `missing`, `superseded` or `ignored`.
-    pub status: String,
+    pub status: ImportStatus,
     pub import_id: Option<u64>,
     pub inserted: u64,
     pub already_present: u64,
@@ -98,11 +102,11 @@ pub struct ObjectOutcome {
 }
 
 impl ObjectOutcome {
-    fn bare(event: &ObjectEvent, status: &str) -> Self {
+    fn bare(event: &ObjectEvent, status: ImportStatus) -> Self {
         Self {
             bucket: event.bucket.clone(),
             key: event.key.clone(),
-            status: status.into(),
+            status,
             import_id: None,
             inserted: 0,
             already_present: 0,
@@ -179,7 +183,7 @@ pub async fn handle_s3(
     let mut outcomes = Vec::with_capacity(event.records.len());
     for record in &event.records {
         let object = object_event(record)?;
-        let outcome = process_object(&object, deps).await.map_err(|e| {
+        let outcome = import_object(&object, deps).await.map_err(|e| {
             tracing::error!(key = %object.key, error = %error_chain(&e), "import failed; the event will be retried");
             FunctionError::retryable(e)
         })?;
@@ -189,43 +193,49 @@ pub async fn handle_s3(
 }
 
 /// Handles an SQS batch whose bodies are S3 events; returns the ids of the messages to
-/// redeliver. A body that is not an S3 event is reported as failed, so SQS moves it to the
-/// dead-letter queue after its retries instead of dropping it.
+/// redeliver. A body that is not an S3 event is a permanent failure: reported failed, so SQS
+/// moves it to the dead-letter queue after its retries instead of dropping it.
+///
+/// One object at a time: each import holds a whole file in one transaction and spools it to
+/// `/tmp`, so two at once would only double the disk and the locks (the queue's batch size
+/// is 1 in the template anyway).
 pub async fn handle_sqs(event: SqsEvent, deps: &ImportDeps) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for message in event.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let span = tracing::info_span!("sqs_message", message_id = %id);
-        let _guard = span.enter();
-        if let Err(reason) = handle_message(message.body.as_deref().unwrap_or_default(), deps).await
-        {
-            tracing::error!(message_id = %id, error = %reason, "message failed");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    sqs::handle_batch(event, 1, |message| async move {
+        handle_message(message.body.as_deref().unwrap_or_default(), deps).await
+    })
+    .await
 }
 
-async fn handle_message(body: &str, deps: &ImportDeps) -> Result<(), String> {
-    let payload: Value =
-        serde_json::from_str(body).map_err(|e| format!("body is not JSON: {e}"))?;
+async fn handle_message(body: &str, deps: &ImportDeps) -> Result<(), MessageError> {
+    let payload: Value = serde_json::from_str(body)
+        .map_err(|e| MessageError::permanent(format!("body is not JSON: {e}")))?;
     if is_test_event(&payload) {
         return Ok(());
     }
-    let event: S3Event =
-        serde_json::from_value(payload).map_err(|e| format!("body is not an S3 event: {e}"))?;
+    let event: S3Event = serde_json::from_value(payload)
+        .map_err(|e| MessageError::permanent(format!("body is not an S3 event: {e}")))?;
     if event.records.is_empty() {
-        return Err("S3 event without records".into());
+        return Err(MessageError::permanent("S3 event without records"));
     }
     for record in &event.records {
-        let object = object_event(record).map_err(|e| e.to_string())?;
-        process_object(&object, deps)
+        let object = object_event(record).map_err(|e| MessageError::permanent(e.to_string()))?;
+        import_object(&object, deps)
             .await
-            .map_err(|e| error_chain(&e))?;
+            .map_err(MessageError::retryable)?;
     }
     Ok(())
+}
+
+/// [`process_object`], once more after a credentials re-read when it failed on MySQL's
+/// 1045. Boxed: the import's future is large, and inline in the callers' futures it brings
+/// the compiler's layout computation of `main` near its query-depth limit.
+async fn import_object(
+    object: &ObjectEvent,
+    deps: &ImportDeps,
+) -> Result<ObjectOutcome, ProcessError> {
+    deps.database
+        .retry_once_on_auth_failure(|| Box::pin(process_object(object, deps)))
+        .await
 }
 
 /// Imports one object and moves it. Idempotent: a redelivered event finds the ledger row
@@ -244,85 +254,74 @@ pub async fn process_object(
         .filter(|r| r.to_ascii_lowercase().ends_with(".zip"))
     else {
         tracing::info!(key = %event.key, "ignored: not an uploads/*.zip object");
-        return Ok(ObjectOutcome::bare(event, "ignored"));
+        return Ok(ObjectOutcome::bare(event, ImportStatus::Ignored));
     };
     let spool = tempfile::NamedTempFile::new_in(&deps.spool_dir)?;
-    let (etag, size) = match objects::download(
+    let download = objects::download(
         &deps.s3,
         &event.bucket,
         &event.key,
         event.etag.as_deref(),
         spool.path(),
+        settings.max_object_bytes,
     )
-    .await?
-    {
-        Download::Spooled { etag, size } => (etag, size),
-        Download::Missing => {
-            // A redelivered event: the earlier delivery imported and moved the object.
-            if let Some(etag) = &event.etag {
-                let source = Source {
-                    bucket: event.bucket.clone(),
-                    key: event.key.clone(),
-                    etag: etag.clone(),
-                    size: None,
-                };
-                if let Some((id, Status::Completed)) =
-                    crate::ledger::find(&deps.pool, &source).await?
-                {
-                    tracing::info!(key = %event.key, import_id = id, "already imported and moved");
-                    return Ok(ObjectOutcome {
-                        import_id: Some(id),
-                        ..ObjectOutcome::bare(event, "already_imported")
-                    });
-                }
-            }
-            tracing::warn!(key = %event.key, "object not in uploads/ and never imported (deleted before the import?)");
-            return Ok(ObjectOutcome::bare(event, "missing"));
-        }
-        Download::Replaced => {
-            tracing::info!(key = %event.key, "object replaced since this event; its own event imports the new version");
-            return Ok(ObjectOutcome::bare(event, "superseded"));
-        }
-    };
-    let source = Source {
+    .await?;
+    let source = |etag: String, size: Option<u64>| Source {
         bucket: event.bucket.clone(),
         key: event.key.clone(),
         etag: event.etag.clone().unwrap_or(etag),
-        size: Some(size),
+        size,
     };
-    let mut report = pipeline::import_file(
-        &deps.pool,
-        settings,
-        &source,
-        spool.path(),
-        event.event_time,
-    )
-    .await?;
+    let mut report = match download {
+        Download::Spooled { etag, size } => {
+            pipeline::import_file(
+                deps.database.pool(),
+                settings,
+                &source(etag, Some(size)),
+                spool.path(),
+                event.event_time,
+            )
+            .await?
+        }
+        Download::Refused { etag, size, reason } => {
+            tracing::warn!(key = %event.key, size, %reason, "upload refused");
+            pipeline::refuse_file(deps.database.pool(), &source(etag, Some(size)), reason).await?
+        }
+        Download::Missing => return answer_from_ledger(event, deps).await,
+        Download::Replaced => {
+            tracing::info!(key = %event.key, "object replaced since this event; its own event imports the new version");
+            return Ok(ObjectOutcome::bare(event, ImportStatus::Superseded));
+        }
+    };
     drop(spool);
+    common::metrics::count("statements_imported", report.inserted);
+    common::metrics::count("statements_rejected", report.rejected);
+    let failed = report.status == ImportStatus::Failed;
+    common::metrics::count("files_failed", u64::from(failed));
 
-    let folder = if report.status == "failed" {
+    let folder = if failed {
         &settings.error_prefix
     } else {
         &settings.completed_prefix
     };
     let destination = format!("{folder}{rest}");
-    let report_key =
-        (report.status == "failed" || report.rejected > 0 || !report.skipped_entries.is_empty())
-            .then(|| format!("{destination}.report.json"));
+    let report_key = (failed || report.rejected > 0 || !report.skipped_entries.is_empty())
+        .then(|| format!("{destination}.report.json"));
     report.moved_to = Some(destination.clone());
     report.report_key.clone_from(&report_key);
     // The report goes first: if the function dies between the two, the object is still in
     // uploads/ and the retry writes both again.
+    let already_imported = report.status == ImportStatus::AlreadyImported;
     if let Some(report_key) = &report_key
-        && report.status != "already_imported"
+        && !already_imported
     {
         let body = serde_json::to_vec_pretty(&report).unwrap_or_default();
         objects::put_json(&deps.s3, &event.bucket, report_key, body).await?;
     }
     let moved = objects::move_object(&deps.s3, &event.bucket, &event.key, &destination).await?;
-    if report.status != "already_imported" {
-        crate::ledger::record_move(
-            &deps.pool,
+    if !already_imported {
+        ledger::record_move(
+            deps.database.pool(),
             report.import_id,
             moved.then_some(destination.as_str()),
             report_key.as_deref(),
@@ -332,17 +331,57 @@ pub async fn process_object(
     Ok(outcome_of(&report))
 }
 
+/// The answer for an event whose object is no longer in `uploads/`: an earlier delivery
+/// imported (or failed) and moved it, and the ledger says how it ended and where it went.
+async fn answer_from_ledger(
+    event: &ObjectEvent,
+    deps: &ImportDeps,
+) -> Result<ObjectOutcome, ProcessError> {
+    let found = match &event.etag {
+        Some(etag) => {
+            let source = Source {
+                bucket: event.bucket.clone(),
+                key: event.key.clone(),
+                etag: etag.clone(),
+                size: None,
+            };
+            ledger::find(deps.database.pool(), &source).await?
+        }
+        None => None,
+    };
+    let Some(entry) = found.filter(|e| e.status != Status::Processing) else {
+        tracing::warn!(key = %event.key, "object not in uploads/ and never imported (deleted before the import?)");
+        return Ok(ObjectOutcome::bare(event, ImportStatus::Missing));
+    };
+    let status = if entry.status == Status::Completed {
+        ImportStatus::AlreadyImported
+    } else {
+        ImportStatus::Failed
+    };
+    tracing::info!(key = %event.key, import_id = entry.id, %status, moved_to = ?entry.moved_to, "already handled and moved");
+    Ok(ObjectOutcome {
+        import_id: Some(entry.id),
+        inserted: entry.inserted,
+        already_present: entry.already_present,
+        rejected: entry.rejected,
+        moved_to: entry.moved_to,
+        report_key: entry.report_key,
+        error: entry.error,
+        ..ObjectOutcome::bare(event, status)
+    })
+}
+
 fn outcome_of(report: &ImportReport) -> ObjectOutcome {
     ObjectOutcome {
         bucket: report.bucket.clone(),
         key: report.key.clone(),
-        status: report.status.clone(),
+        status: report.status,
         import_id: Some(report.import_id),
         inserted: report.inserted,
         already_present: report.already_present,
         rejected: report.rejected,
         moved_to: report.moved_to.clone(),
-        report_key: if report.status == "already_imported" {
+        report_key: if report.status == ImportStatus::AlreadyImported {
             None
         } else {
             report.report_key.clone()

@@ -30,6 +30,7 @@ impl Source {
     }
 }
 
+/// The ledger row's state (the `status` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Processing,
@@ -44,6 +45,34 @@ impl Status {
             "failed" => Self::Failed,
             _ => Self::Processing,
         }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Processing => "processing",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// What the ledger remembers of an object version, for answering a redelivered event.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Entry {
+    pub id: u64,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
+    pub inserted: u64,
+    pub already_present: u64,
+    pub rejected: u64,
+    pub error: Option<String>,
+    pub moved_to: Option<String>,
+    pub report_key: Option<String>,
+}
+
+impl From<String> for Status {
+    fn from(text: String) -> Self {
+        Self::parse(&text)
     }
 }
 
@@ -79,17 +108,18 @@ pub async fn register(
     Ok((id, Status::parse(&status)))
 }
 
-/// The ledger id and status of `source`, if it was ever delivered.
+/// The ledger row of `source`, if it was ever delivered.
 ///
 /// # Errors
 /// The database error.
-pub async fn find(pool: &MySqlPool, source: &Source) -> Result<Option<(u64, Status)>, sqlx::Error> {
-    let row: Option<(u64, String)> =
-        sqlx::query_as("SELECT id, status FROM import_file WHERE source_hash = ?")
-            .bind(source.hash())
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map(|(id, status)| (id, Status::parse(&status))))
+pub async fn find(pool: &MySqlPool, source: &Source) -> Result<Option<Entry>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, status, inserted, already_present, rejected, error, moved_to, report_key
+         FROM import_file WHERE source_hash = ?",
+    )
+    .bind(source.hash())
+    .fetch_optional(pool)
+    .await
 }
 
 /// Counts an attempt (committed on its own, so it survives a rolled-back import).
@@ -131,7 +161,7 @@ pub async fn complete(
     id: u64,
     report: &ImportReport,
 ) -> Result<(), sqlx::Error> {
-    finish(conn, id, "completed", report).await
+    finish(conn, id, Status::Completed, report).await
 }
 
 /// Marks the import failed (outside any import transaction: the rows were rolled back).
@@ -140,26 +170,30 @@ pub async fn complete(
 /// The database error.
 pub async fn fail(pool: &MySqlPool, id: u64, report: &ImportReport) -> Result<(), sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    finish(&mut conn, id, "failed", report).await
+    finish(&mut conn, id, Status::Failed, report).await
 }
 
 async fn finish(
     conn: &mut MySqlConnection,
     id: u64,
-    status: &str,
+    status: Status,
     report: &ImportReport,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE import_file SET status = ?, entries = ?, skipped_entries = ?, statements_read = ?, inserted = ?,
-         already_present = ?, rejected = ?, rows_written = ?, error = ?, finished_at = ?, duration_ms = ? WHERE id = ?",
+         already_present = ?, duplicates_in_file = ?, rejected = ?, lost = ?, discarded = ?, rows_written = ?,
+         error = ?, finished_at = ?, duration_ms = ? WHERE id = ?",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(report.entries)
     .bind(report.skipped_entries.len() as u64)
     .bind(report.statements_read)
     .bind(report.inserted)
     .bind(report.already_present)
+    .bind(report.duplicates_in_file)
     .bind(report.rejected)
+    .bind(report.lost)
+    .bind(report.discarded)
     .bind(report.rows_written)
     .bind(&report.error)
     .bind(Utc::now().naive_utc())

@@ -47,18 +47,27 @@ pub enum Download {
     Missing,
     /// The object was replaced since the event: its own event will import the new version.
     Replaced,
+    /// The object cannot be imported as it is: larger than the import accepts, or larger
+    /// than the spool space left. A retry would fail the same way.
+    Refused {
+        etag: String,
+        size: u64,
+        reason: String,
+    },
 }
 
-/// Streams `bucket/key` (the version with `expected_etag`, when given) into `file`.
+/// Streams `bucket/key` (the version with `expected_etag`, when given) into `file`, unless
+/// it is larger than `max_bytes` or the disk fills up first.
 ///
 /// # Errors
-/// S3 or local disk failures, all worth a retry.
+/// S3 or local disk failures worth a retry.
 pub async fn download(
     client: &Client,
     bucket: &str,
     key: &str,
     expected_etag: Option<&str>,
     file: &Path,
+    max_bytes: u64,
 ) -> Result<Download, ObjectError> {
     let mut request = client.get_object().bucket(bucket).key(key);
     if let Some(etag) = expected_etag {
@@ -84,11 +93,27 @@ pub async fn download(
         .e_tag()
         .map(|t| t.trim_matches('"').to_owned())
         .unwrap_or_default();
+    let declared = output.content_length().and_then(|n| u64::try_from(n).ok());
+    if let Some(size) = declared.filter(|size| *size > max_bytes) {
+        return Ok(Download::Refused {
+            etag,
+            size,
+            reason: too_large(size, max_bytes),
+        });
+    }
     let disk = |e: std::io::Error| ObjectError {
         action: "spool",
         bucket: bucket.into(),
         key: key.into(),
         message: e.to_string(),
+    };
+    let refused = |size: u64, e: &std::io::Error| Download::Refused {
+        etag: etag.clone(),
+        size: declared.unwrap_or(size),
+        reason: format!(
+            "the object does not fit the spool space ({e} after {size} bytes); \
+                 raise the function's ephemeral storage or split the upload"
+        ),
     };
     let mut out = tokio::io::BufWriter::new(tokio::fs::File::create(file).await.map_err(disk)?);
     let mut body = output.body;
@@ -101,10 +126,45 @@ pub async fn download(
             message: e.to_string(),
         })?;
         size += chunk.len() as u64;
-        out.write_all(&chunk).await.map_err(disk)?;
+        if size > max_bytes {
+            // The declared length was missing or wrong.
+            return Ok(Download::Refused {
+                etag: etag.clone(),
+                size,
+                reason: too_large(size, max_bytes),
+            });
+        }
+        if let Err(e) = out.write_all(&chunk).await {
+            return if is_disk_full(&e) {
+                Ok(refused(size, &e))
+            } else {
+                Err(disk(e))
+            };
+        }
     }
-    out.flush().await.map_err(disk)?;
+    if let Err(e) = out.flush().await {
+        return if is_disk_full(&e) {
+            Ok(refused(size, &e))
+        } else {
+            Err(disk(e))
+        };
+    }
     Ok(Download::Spooled { etag, size })
+}
+
+fn too_large(size: u64, max_bytes: u64) -> String {
+    format!(
+        "the object is {size} bytes, more than the {max_bytes} the import accepts \
+         (IMPORT_MAX_OBJECT_BYTES); split the upload"
+    )
+}
+
+/// Whether a write failed because the disk (or the function's ephemeral storage) is full.
+fn is_disk_full(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// Characters to escape in `x-amz-copy-source` (keys may hold spaces and non-ASCII).

@@ -19,10 +19,10 @@ use crate::{
     archive::{self, ArchiveError, Item, Location},
     batch::{Batch, Batcher},
     ledger::{self, Source, Status},
-    report::{ImportReport, Reject, SkippedEntry},
+    report::{ImportReport, ImportStatus, Reject, SkippedEntry},
     settings::ImportSettings,
     statement::{self, Origin},
-    store,
+    store::{self, Writer},
 };
 
 /// A failure a retry may cure. Permanent problems (a corrupt zip, too many rejects) are not
@@ -44,21 +44,73 @@ struct Parsed {
     entries: u64,
     skipped: Vec<SkippedEntry>,
     statements_read: u64,
-    invalid: u64,
-    unreadable: u64,
-    duplicates_in_file: u64,
-    rejects: Vec<Reject>,
-    rejects_truncated: bool,
-    archive_error: Option<String>,
+    /// Statements that failed validation, and lines or elements that were not JSON.
+    rejected: u64,
+    lost: u64,
+    /// Rejections and lost parts with their archive position.
+    rejects: Vec<(u64, Reject)>,
+    /// Why the whole file cannot be imported, found while reading.
+    failure: Option<String>,
 }
+
+/// What the writer found.
+#[derive(Debug, Default)]
+struct Written {
+    inserted: u64,
+    already_present: u64,
+    duplicates_in_file: u64,
+    rows: u64,
+    conflicts: u64,
+    /// The first conflicting copies with their archive position (the count is exact).
+    conflict_rejects: Vec<(u64, Reject)>,
+}
+
+/// Times a file is re-read at once after its transaction lost a lock conflict.
+///
+/// The cleanup's chunks can deadlock with an import (InnoDB then rolls back the smaller
+/// transaction, which early in a file is the import). The file was rolled back whole and
+/// sits in the spool, so reading it again here is cheaper and quicker than an SQS
+/// redelivery after the visibility time-out.
+const LOCK_CONFLICT_RETRIES: u32 = 3;
 
 /// Imports the zip at `path` as `source`. Idempotent: an object version whose ledger row
 /// is `completed` is not read again, and statements already stored are not inserted twice.
+/// A transaction that loses a lock conflict (deadlock, lock wait time-out) is rolled back
+/// and the file read again, up to [`LOCK_CONFLICT_RETRIES`] times.
 ///
 /// # Errors
 /// [`ImportError`] for failures worth a retry (database, worker crash). Nothing of the file
 /// is visible after an error.
 pub async fn import_file(
+    pool: &MySqlPool,
+    settings: &ImportSettings,
+    source: &Source,
+    path: &Path,
+    received_at: DateTime<Utc>,
+) -> Result<ImportReport, ImportError> {
+    let mut retried = 0;
+    loop {
+        match attempt(pool, settings, source, path, received_at).await {
+            Err(ImportError::Database(error))
+                if common::db::is_lock_conflict(&error) && retried < LOCK_CONFLICT_RETRIES =>
+            {
+                retried += 1;
+                tracing::warn!(
+                    key = %source.key,
+                    attempt = retried,
+                    error = %error,
+                    "the import's transaction lost a lock conflict; reading the file again"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(retried)))
+                    .await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One try of [`import_file`]: one transaction.
+async fn attempt(
     pool: &MySqlPool,
     settings: &ImportSettings,
     source: &Source,
@@ -73,17 +125,17 @@ pub async fn import_file(
         key: source.key.clone(),
         etag: source.etag.clone(),
         import_id,
+        status: ImportStatus::AlreadyImported,
         ..ImportReport::default()
     };
     if status == Status::Completed {
-        report.status = "already_imported".into();
         return Ok(report);
     }
     ledger::start_attempt(pool, import_id).await?;
     let mut tx = pool.begin().await?;
+    store::strict_mode(&mut tx).await?;
     if ledger::lock(&mut tx, import_id).await? == Status::Completed {
         tx.rollback().await?;
-        report.status = "already_imported".into();
         return Ok(report);
     }
 
@@ -100,12 +152,22 @@ pub async fn import_file(
         )
     });
 
+    let mut writer = Writer::new(import_id);
+    let mut written = Written::default();
     let mut write_error = None;
     while let Some(batch) = receiver.recv().await {
-        match store::write_batch(&mut tx, import_id, &batch).await {
-            Ok(counts) => {
-                report.inserted += counts.statements_inserted;
-                report.rows_written += counts.rows;
+        match writer.write(&mut tx, &batch).await {
+            Ok(outcome) => {
+                written.inserted += outcome.inserted;
+                written.already_present += outcome.already_present;
+                written.duplicates_in_file += outcome.duplicates_in_file;
+                written.rows += outcome.rows;
+                written.conflicts += outcome.conflicts.len() as u64;
+                written.conflict_rejects.extend(outcome.conflicts);
+                // Both lists are in archive order, so the first of each are enough.
+                written
+                    .conflict_rejects
+                    .truncate(settings.max_reported_rejects + 1);
             }
             Err(e) => {
                 write_error = Some(e);
@@ -123,42 +185,12 @@ pub async fn import_file(
         return Err(e.into());
     }
 
-    report.entries = parsed.entries;
-    report.skipped_entries = parsed.skipped;
-    report.statements_read = parsed.statements_read;
-    report.rejected = parsed.invalid + parsed.unreadable;
-    report.already_present = parsed.statements_read - parsed.invalid - report.inserted;
-    report.duplicates_in_file = parsed.duplicates_in_file;
-    report.rejects = parsed.rejects;
-    report.rejects_truncated = parsed.rejects_truncated;
-
-    let failure = if let Some(error) = parsed.archive_error {
-        Some(error)
-    } else if parsed.entries == 0 {
-        Some("the archive holds no .json, .jsonl or .ndjson entries".to_owned())
-    } else if report.reject_share() > settings.max_reject_share {
-        Some(format!(
-            "{} of {} statements rejected ({:.1}%), more than the allowed {:.1}%",
-            report.rejected,
-            report.statements_read.max(report.rejected),
-            report.reject_share() * 100.0,
-            settings.max_reject_share * 100.0
-        ))
-    } else {
-        None
-    };
+    fill_report(&mut report, parsed, written, settings);
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    if let Some(error) = failure {
+    if report.status == ImportStatus::Failed {
         tx.rollback().await?;
-        report.status = "failed".into();
-        report.error = Some(error);
-        // Nothing was kept, so nothing counts as inserted.
-        report.already_present += report.inserted;
-        report.inserted = 0;
-        report.rows_written = 0;
         ledger::fail(pool, import_id, &report).await?;
     } else {
-        report.status = "completed".into();
         ledger::complete(&mut tx, import_id, &report).await?;
         tx.commit().await?;
     }
@@ -170,13 +202,104 @@ pub async fn import_file(
         statements_read = report.statements_read,
         inserted = report.inserted,
         already_present = report.already_present,
-        rejected = report.rejected,
-        rows_written = report.rows_written,
         duplicates_in_file = report.duplicates_in_file,
+        rejected = report.rejected,
+        lost = report.lost,
+        discarded = report.discarded,
+        rows_written = report.rows_written,
         duration_ms = report.duration_ms,
         "import finished"
     );
     Ok(report)
+}
+
+/// Records an upload that cannot be imported as it is (too large for the import or for the
+/// spool space) as failed, with `reason`, without reading it: a retry would only fail the
+/// same way, so the object goes to `error/` with its report instead of to the DLQ.
+///
+/// # Errors
+/// The database error.
+pub async fn refuse_file(
+    pool: &MySqlPool,
+    source: &Source,
+    reason: String,
+) -> Result<ImportReport, ImportError> {
+    let (import_id, status) = ledger::register(pool, source, date_in_name(&source.key)).await?;
+    let mut report = ImportReport {
+        bucket: source.bucket.clone(),
+        key: source.key.clone(),
+        etag: source.etag.clone(),
+        import_id,
+        status: ImportStatus::AlreadyImported,
+        ..ImportReport::default()
+    };
+    if status == Status::Completed {
+        return Ok(report);
+    }
+    ledger::start_attempt(pool, import_id).await?;
+    report.status = ImportStatus::Failed;
+    report.error = Some(reason);
+    ledger::fail(pool, import_id, &report).await?;
+    Ok(report)
+}
+
+/// Puts the counts of both sides into `report` and decides whether the file completes.
+fn fill_report(
+    report: &mut ImportReport,
+    parsed: Parsed,
+    written: Written,
+    settings: &ImportSettings,
+) {
+    report.entries = parsed.entries;
+    report.skipped_entries = parsed.skipped;
+    report.statements_read = parsed.statements_read;
+    report.inserted = written.inserted;
+    report.already_present = written.already_present;
+    report.duplicates_in_file = written.duplicates_in_file;
+    report.rejected = parsed.rejected + written.conflicts;
+    report.lost = parsed.lost;
+    report.rows_written = written.rows;
+    let mut rejects = parsed.rejects;
+    rejects.extend(written.conflict_rejects);
+    rejects.sort_by_key(|(ordinal, _)| *ordinal);
+    report.rejects_truncated = rejects.len() > settings.max_reported_rejects;
+    rejects.truncate(settings.max_reported_rejects);
+    report.rejects = rejects.into_iter().map(|(_, r)| r).collect();
+
+    let failure = parsed.failure.or_else(|| {
+        if report.entries == 0 {
+            Some("the archive holds no .json, .jsonl or .ndjson entries".to_owned())
+        } else if report.statements_read == 0 {
+            Some("the archive holds no statements".to_owned())
+        } else if report.lost > 0 {
+            Some(format!(
+                "{} part(s) of the archive could not be split into statements (see the rejects marked lost); \
+                 completing would drop the statements in them silently",
+                report.lost
+            ))
+        } else if report.reject_share() > settings.max_reject_share {
+            Some(format!(
+                "{} of {} statements rejected ({:.1}%), more than the allowed {:.1}%",
+                report.rejected,
+                report.statements_read,
+                report.reject_share() * 100.0,
+                settings.max_reject_share * 100.0
+            ))
+        } else {
+            None
+        }
+    });
+    match failure {
+        Some(error) => {
+            report.status = ImportStatus::Failed;
+            report.error = Some(error);
+            // Nothing was kept: what would have been inserted is discarded.
+            report.discarded = report.inserted;
+            report.inserted = 0;
+            report.rows_written = 0;
+        }
+        None => report.status = ImportStatus::Completed,
+    }
 }
 
 /// The parsing side: walks the archive, validates statements, fills batches.
@@ -193,80 +316,104 @@ fn parse(
     let mut entry_file_name = String::new();
     let mut entry_date = object_date;
     let max_rejects = settings.max_reported_rejects;
-    let note_reject = |parsed: &mut Parsed, entry: &str, location: Location, reason: String| {
-        if parsed.rejects.len() < max_rejects {
-            parsed.rejects.push(Reject {
-                entry: entry.to_owned(),
-                location,
-                reason,
-            });
-        } else {
-            parsed.rejects_truncated = true;
+    let max_statements = settings.max_statements;
+    // Only the first rejections are kept (plus one to know there were more); counts stay exact.
+    let note = |parsed: &mut Parsed, entry: &str, location: Location, reason: String| {
+        if parsed.rejects.len() <= max_rejects {
+            let ordinal = parsed.statements_read;
+            parsed.rejects.push((
+                ordinal,
+                Reject {
+                    entry: entry.to_owned(),
+                    location,
+                    reason,
+                },
+            ));
         }
     };
-    let outcome = archive::walk(path, &settings.limits, |item| match item {
-        Item::EntryStart { name } => {
-            entry_name = Arc::from(name);
-            entry_file_name = name.rsplit('/').next().unwrap_or(name).to_owned();
-            entry_date = date_in_name(name).or(object_date);
-            true
+    let outcome = archive::walk(path, &settings.limits, |item| {
+        if parsed.statements_read >= max_statements
+            && matches!(item, Item::Statement { .. } | Item::Unreadable { .. })
+        {
+            parsed.failure = Some(format!(
+                "more than {max_statements} statements in one file (IMPORT_MAX_STATEMENTS); \
+                 split it into smaller files"
+            ));
+            return false;
         }
-        Item::Skipped { entry, reason } => {
-            parsed.skipped.push(SkippedEntry {
-                entry: entry.to_owned(),
-                reason: reason.to_owned(),
-            });
-            true
-        }
-        Item::Unreadable {
-            entry,
-            location,
-            reason,
-        } => {
-            parsed.unreadable += 1;
-            note_reject(&mut parsed, entry, location, reason);
-            true
-        }
-        Item::Statement {
-            entry,
-            location,
-            value,
-        } => {
-            parsed.statements_read += 1;
-            let origin = Origin {
-                entry_file_name: &entry_file_name,
-                named_log_date: entry_date,
-                received_at,
-            };
-            match statement::normalise(value, origin, &settings.rules) {
-                Ok(normalised) => {
-                    let (kept, full) = batcher.push(normalised, &entry_name);
-                    if !kept {
-                        parsed.duplicates_in_file += 1;
+        match item {
+            Item::EntryStart { name } => {
+                parsed.entries += 1;
+                entry_name = Arc::from(name);
+                entry_file_name = name.rsplit('/').next().unwrap_or(name).to_owned();
+                entry_date = date_in_name(name).or(object_date);
+                true
+            }
+            Item::Skipped { entry, reason } => {
+                parsed.skipped.push(SkippedEntry {
+                    entry: entry.to_owned(),
+                    reason: reason.to_owned(),
+                });
+                true
+            }
+            Item::Unreadable {
+                entry,
+                location,
+                reason,
+            } => {
+                parsed.statements_read += 1;
+                parsed.rejected += 1;
+                note(&mut parsed, entry, location, reason);
+                true
+            }
+            Item::Lost {
+                entry,
+                location,
+                reason,
+            } => {
+                parsed.statements_read += 1;
+                parsed.lost += 1;
+                note(&mut parsed, entry, location, format!("lost: {reason}"));
+                true
+            }
+            Item::Statement {
+                entry,
+                location,
+                value,
+            } => {
+                parsed.statements_read += 1;
+                let origin = Origin {
+                    entry_name: &entry_name,
+                    entry_file_name: &entry_file_name,
+                    named_log_date: entry_date,
+                    received_at,
+                };
+                match statement::normalise(value, origin, &settings.rules) {
+                    Ok(normalised) => {
+                        let ordinal = parsed.statements_read;
+                        match batcher.push(normalised, &entry_name, location, ordinal) {
+                            Some(batch) => sender.blocking_send(batch).is_ok(),
+                            None => true,
+                        }
                     }
-                    match full {
-                        Some(batch) => sender.blocking_send(batch).is_ok(),
-                        None => true,
+                    Err(rejection) => {
+                        parsed.rejected += 1;
+                        note(&mut parsed, entry, location, rejection.0);
+                        true
                     }
-                }
-                Err(rejection) => {
-                    parsed.invalid += 1;
-                    note_reject(&mut parsed, entry, location, rejection.0);
-                    true
                 }
             }
         }
     });
     match outcome {
-        Ok(summary) => {
-            parsed.entries = summary.entries;
-            if let Some(batch) = batcher.finish() {
-                // A closed channel means the writer failed; it reports that itself.
-                let _sent = sender.blocking_send(batch);
-            }
-        }
-        Err(ArchiveError::Stopped) => {}
-        Err(e) => parsed.archive_error = Some(e.to_string()),
+        Ok(_) | Err(ArchiveError::Stopped) => {}
+        Err(e) => parsed.failure = Some(e.to_string()),
+    }
+    // Even when the file is failing: every statement read must land in a count, and the
+    // writer is what tells a discarded statement from one already present.
+    if let Some(batch) = batcher.finish() {
+        // A closed channel means the writer failed; it reports that itself.
+        let _sent = sender.blocking_send(batch);
     }
     parsed
 }

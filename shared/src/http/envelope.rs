@@ -28,6 +28,29 @@ pub struct Envelope<T> {
     pub errmsg: Option<String>,
 }
 
+// What `ApiError` writes, as a type for the OpenAPI documents (`body = ErrorEnvelope`); its
+// doc comment is the schema's description.
+/// The envelope of an error answer: `code` is the HTTP status × 10, `data` the field and
+/// reason of a validation error, `errmsg` what went wrong.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    /// The HTTP status × 10 (4000, 4010, …, 5000).
+    #[schema(minimum = 4000, maximum = 5999, example = 4000)]
+    pub code: u32,
+    /// The field and the reason of a validation error (400); null otherwise.
+    pub data: Option<FieldError>,
+    /// What went wrong ("internal error" for a 500).
+    pub errmsg: String,
+}
+
+/// Which field of a request is wrong, and why.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// `counts[3].people`, `from`, `page_size`, …
+    pub field: String,
+    pub reason: String,
+}
+
 /// A successful answer (200).
 pub fn ok<T: Serialize>(data: T) -> Json<Envelope<T>> {
     Json(Envelope {
@@ -102,11 +125,10 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct FieldError<'a> {
-    field: &'a str,
-    reason: &'a str,
-}
+/// Marks a response whose request failed because the database refused the credentials
+/// (MySQL 1045).
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialsRejected;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -116,9 +138,11 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %crate::error::error_chain(cause.as_ref()), "request failed");
         }
         let data = match &self {
-            Self::Validation { field, reason } => {
-                serde_json::to_value(FieldError { field, reason }).unwrap_or_default()
-            }
+            Self::Validation { field, reason } => serde_json::to_value(FieldError {
+                field: field.clone(),
+                reason: reason.clone(),
+            })
+            .unwrap_or_default(),
             _ => serde_json::Value::Null,
         };
         let mut response = (
@@ -130,6 +154,11 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if matches!(&self, Self::Internal(cause) if crate::db::is_auth_failure_in(cause.as_ref())) {
+            // The database refused the credentials (a rotation): tell the layer that holds
+            // the pool, which re-reads the secret (see `common::http::renew_credentials`).
+            response.extensions_mut().insert(CredentialsRejected);
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -5,14 +5,19 @@
 //! needs a bearer token with the route's scope.
 //!
 //! - [`envelope`]: the envelope, [`ApiError`] and its HTTP statuses;
-//! - [`extract`]: JSON, form and query extractors whose rejections are envelope errors;
-//! - [`auth`]: tokens (hashed in MySQL, scoped, revocable) and the middleware that checks
-//!   them.
+//! - [`extract`]: JSON, form, query and path extractors whose rejections are envelope
+//!   errors;
+//! - [`paging`]: `page` / `page_size`-style parameters, names and sizes per API;
+//! - [`bounds`]: `from` / `to` time bounds (a local date or an instant) under the platform's
+//!   instant rule;
+//! - [`auth`]: tokens (hashed in MySQL, scoped, revocable, optionally expiring), the
+//!   per-environment look-up cache ([`auth::Tokens`]) and the middleware that checks them.
 //!
 //! # Building an API
 //! ```ignore
-//! let write = auth::protect(Router::new().route("/x", post(add)), pool.clone(), "x:write");
-//! let read = auth::protect(Router::new().route("/x", get(list)), pool.clone(), "x:read");
+//! let tokens = auth::Tokens::from_env(pool.clone())?; // one look-up cache per environment
+//! let write = auth::protect(Router::new().route("/x", post(add)), tokens.clone(), "x:write");
+//! let read = auth::protect(Router::new().route("/x", get(list)), tokens, "x:read");
 //! let public = openapi_route(ApiDoc::openapi());
 //! let app = finish(write.merge(read).with_state(state).merge(public), DEFAULT_BODY_LIMIT);
 //! common::http::serve(app).await
@@ -20,11 +25,14 @@
 //! Tests drive the same `Router` in process with `tower::ServiceExt::oneshot`.
 
 pub mod auth;
+pub mod bounds;
 pub mod envelope;
 pub mod extract;
+pub mod paging;
 
-pub use envelope::{ApiError, ApiResult, Envelope, SUCCESS, ok};
-pub use extract::{ApiForm, ApiJson, ApiQuery};
+pub use envelope::{ApiError, ApiResult, Envelope, ErrorEnvelope, FieldError, SUCCESS, ok};
+pub use extract::{ApiForm, ApiJson, ApiPath, ApiQuery};
+pub use paging::{Page, PageRules, PageStyle, Paged};
 
 use axum::{
     Router, body::Bytes, extract::DefaultBodyLimit, http::header::CONTENT_TYPE, routing::get,
@@ -80,10 +88,86 @@ pub fn add_bearer_scheme(doc: &mut OpenApi) {
     );
 }
 
+/// The `$ref`s of an OpenAPI document (as JSON) that point nowhere in it: each API's tests
+/// assert there are none (a dangling reference makes the whole document invalid for client
+/// generators and contract testers).
+pub fn dangling_refs(doc: &serde_json::Value) -> Vec<String> {
+    fn walk(node: &serde_json::Value, doc: &serde_json::Value, out: &mut Vec<String>) {
+        match node {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(target)) = map.get("$ref") {
+                    let found = target
+                        .strip_prefix('#')
+                        .and_then(|pointer| doc.pointer(pointer))
+                        .is_some();
+                    if !found {
+                        out.push(target.clone());
+                    }
+                }
+                for value in map.values() {
+                    walk(value, doc, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for value in items {
+                    walk(value, doc, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(doc, doc, &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Serves `router` as the Lambda handler of API Gateway HTTP API (v2) events.
 ///
 /// # Errors
 /// The runtime's error (the function then exits and Lambda restarts it).
 pub async fn serve(router: Router) -> Result<(), lambda_http::Error> {
-    lambda_http::run(router).await
+    crate::metrics::run_http(router).await
+}
+
+/// Re-reads the database credentials' secret after a request failed on MySQL 1045 (a
+/// password rotation), so the next request connects with the new password; the failed
+/// request itself answered 500. Without a secret (`DATABASE_URL`, tests) it changes nothing.
+pub fn renew_credentials(router: Router, database: crate::db::Database) -> Router {
+    router.layer(axum::middleware::map_response(
+        move |response: axum::response::Response| {
+            let database = database.clone();
+            async move {
+                if response
+                    .extensions()
+                    .get::<envelope::CredentialsRejected>()
+                    .is_some()
+                {
+                    database.renew_credentials().await;
+                }
+                response
+            }
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_reference_to_nothing_is_found() {
+        let doc = json!({
+            "paths": {"/x": {"get": {"parameters": [{"schema": {"$ref": "#/components/schemas/Kind"}}],
+                "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Out"}}}}}}}},
+            "components": {"schemas": {"Out": {"type": "object"}}}
+        });
+        assert_eq!(dangling_refs(&doc), ["#/components/schemas/Kind"]);
+        let mut fixed = doc.clone();
+        fixed["components"]["schemas"]["Kind"] = json!({"type": "string"});
+        assert!(dangling_refs(&fixed).is_empty());
+    }
 }

@@ -719,3 +719,417 @@ async fn the_sample_api_gateway_events_reach_the_router() {
         "three JSON counts and one form count"
     );
 }
+
+// --- Issue 9: defects found by trying the API as a new user would. Each test failed before
+// its fix.
+
+/// The rows of `cctv_count` as (camera, start as stored) pairs.
+async fn stored_starts(api: &Api) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT camera_id, DATE_FORMAT(start_utc, '%Y-%m-%d %H:%i:%s.%f') FROM cctv_count ORDER BY camera_id, start_utc",
+    )
+    .fetch_all(api.pool())
+    .await
+    .expect("rows")
+}
+
+#[tokio::test]
+async fn a_leap_second_is_refused_and_nothing_is_stored() {
+    let api = Api::new().await;
+    let leap = json!({"camera_id": "cam-1", "start": "2016-12-31T23:59:60Z",
+        "end": "2017-01-01T00:05:00Z", "people": 1, "vehicles": 0});
+    let answer = api.post_counts(std::slice::from_ref(&leap)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert_eq!(answer.code(), 4000);
+    assert_eq!(answer.field(), "counts[0].start");
+    assert!(answer.reason().contains("leap second"), "{}", answer.body);
+    // Re-posting it is the same 400, not a 500.
+    assert_eq!(
+        api.post_counts(&[leap]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(api.db.count("cctv_count").await, 0);
+    assert_eq!(api.db.count("cctv_camera").await, 0);
+}
+
+#[tokio::test]
+async fn year_zero_and_implausible_dates_answer_400_in_the_envelope() {
+    let api = Api::new().await;
+    assert_eq!(
+        api.post_counts(&three_counts()).await.status,
+        StatusCode::OK
+    );
+    let reader = Some(api.reader.as_str());
+    for uri in [
+        "/cctv/counts?from=0000-01-01&to=2024-01-01",
+        "/cctv/counts?from=0000-01-01T00:00:00%2B09:00&to=2024-01-01",
+        "/cctv/counts?from=1999-12-31&to=2024-01-01",
+        "/cctv/cameras/cam-1/outliers?from=0000-01-01&to=2024-01-01",
+        "/cctv/cameras/cam-1/stats?kind=day&from=0000-01-01&to=2024-01-01",
+    ] {
+        let answer = api.get(uri, reader).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{uri}: {}",
+            answer.body
+        );
+        assert_eq!(answer.code(), 4000, "{uri}");
+        assert_eq!(answer.field(), "from", "{uri}");
+    }
+    let far = api
+        .get("/cctv/counts?from=2024-01-01&to=9999-12-31", reader)
+        .await;
+    assert_eq!(far.field(), "to", "{}", far.body);
+    assert!(far.reason().contains("plausible window"), "{}", far.body);
+
+    let mut ancient = three_counts();
+    ancient[1]["start"] = json!("0000-01-01T00:00:00+09:00");
+    ancient[1]["end"] = json!("0000-01-01T00:05:00+09:00");
+    let answer = api.post_counts(&ancient).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert_eq!(answer.field(), "counts[1].start");
+    // The window is a setting.
+    let narrow = Api::with_settings(CctvSettings {
+        date_window: common::instant::DateWindow::new(
+            "2024-01-01".parse().expect("date"),
+            "2025-01-01".parse().expect("date"),
+        )
+        .expect("window"),
+        ..CctvSettings::default()
+    })
+    .await;
+    let mut early = three_counts();
+    early[0]["start"] = json!("2023-12-31T23:00:00Z");
+    early[0]["end"] = json!("2023-12-31T23:05:00Z");
+    assert_eq!(narrow.post_counts(&early).await.field(), "counts[0].start");
+}
+
+#[tokio::test]
+async fn a_korean_camera_works_in_every_route() {
+    let api = Api::new().await;
+    let t = at("2024-06-01T09:00:00+09:00");
+    let camera = "정문-카메라";
+    let posted = api.post_counts(&[count(camera, t, 5, 10, 1)]).await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
+    assert_eq!(posted.body["data"]["cameras_registered"], 1);
+    assert_eq!(posted.body["data"]["stored"][0]["camera_id"], camera);
+
+    // The same name typed as jamo (NFD) is the same camera: an update, not a new one.
+    let decomposed: String = "\u{110C}\u{1165}\u{11BC}\u{1106}\u{116E}\u{11AB}-카메라".into();
+    let again = api.post_counts(&[count(&decomposed, t, 5, 11, 1)]).await;
+    assert_eq!(again.body["data"]["updated"], 1, "{}", again.body);
+    assert_eq!(again.body["data"]["cameras_registered"], 0);
+    assert_eq!(api.db.count("cctv_camera").await, 1);
+
+    let reader = Some(api.reader.as_str());
+    let encoded = percent_encoding::utf8_percent_encode(camera, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    let listed = api
+        .get(
+            &format!("/cctv/counts?from=2024-06-01&to=2024-06-01&camera_id={encoded}"),
+            reader,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(listed.body["data"]["total"], 1);
+    assert_eq!(listed.body["data"]["items"][0]["camera_id"], camera);
+    assert_eq!(listed.body["data"]["items"][0]["people"], 11);
+
+    // Stats: one day row for the camera, then a spike is flagged against it.
+    sqlx::query(
+        "INSERT INTO cctv_stats (camera_id, period_kind, period_start, weekday, period_end, samples,
+             people_avg, people_ref, vehicles_avg, vehicles_ref, computed_at)
+         VALUES (?, 'day', '2024-05-31', 0, '2024-05-31', 1, 5, 20, 1, 2, NOW())",
+    )
+    .bind(camera)
+    .execute(api.pool())
+    .await
+    .expect("stats row");
+    let stats = api
+        .get(
+            &format!("/cctv/cameras/{encoded}/stats?kind=day&from=2024-05-01&to=2024-05-31"),
+            reader,
+        )
+        .await;
+    assert_eq!(stats.status, StatusCode::OK, "{}", stats.body);
+    assert_eq!(stats.body["data"][0]["camera_id"], camera);
+    assert_eq!(stats.body["data"][0]["kind"], "day");
+    let nfd_path =
+        percent_encoding::utf8_percent_encode(&decomposed, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    let same = api
+        .get(
+            &format!("/cctv/cameras/{nfd_path}/stats?kind=day&from=2024-05-01&to=2024-05-31"),
+            reader,
+        )
+        .await;
+    assert_eq!(same.body["data"], stats.body["data"]);
+
+    let spike = api
+        .post_counts(&[count(camera, t + Duration::minutes(5), 5, 500, 0)])
+        .await;
+    assert_eq!(spike.body["data"]["outliers"][0]["outlier"], "people");
+    let outliers = api
+        .get(
+            &format!("/cctv/cameras/{encoded}/outliers?from=2024-06-01&to=2024-06-01"),
+            reader,
+        )
+        .await;
+    assert_eq!(outliers.status, StatusCode::OK, "{}", outliers.body);
+    assert_eq!(outliers.body["data"]["total"], 1);
+    assert_eq!(outliers.body["data"]["items"][0]["camera_id"], camera);
+
+    // Another Korean camera that is not registered is a 404, not a 500.
+    let unknown = api
+        .get(
+            "/cctv/cameras/%EC%B9%B4/stats?kind=day&from=2024-05-01&to=2024-05-31",
+            reader,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    let unknown = api
+        .get(
+            "/cctv/cameras/%EC%B9%B4/outliers?from=2024-05-01&to=2024-05-31",
+            reader,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    let none = api
+        .get(
+            "/cctv/counts?from=2024-06-01&to=2024-06-01&camera_id=%EC%B9%B4",
+            reader,
+        )
+        .await;
+    assert_eq!(none.status, StatusCode::OK, "{}", none.body);
+    assert_eq!(none.body["data"]["total"], 0);
+}
+
+#[tokio::test]
+async fn fractions_of_a_second_are_stored_to_the_millisecond_and_answered() {
+    let api = Api::new().await;
+    let interval = |start: &str, end: &str, people: i64| json!({"camera_id": "cam-1", "start": start, "end": end, "people": people, "vehicles": 0});
+    let batch = [
+        interval(
+            "2024-05-01T09:00:00.200+09:00",
+            "2024-05-01T09:05:00.200+09:00",
+            1,
+        ),
+        interval(
+            "2024-05-01T09:00:00.700+09:00",
+            "2024-05-01T09:05:00.700+09:00",
+            2,
+        ),
+    ];
+    let answer = api.post_counts(&batch).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["data"]["inserted"], 2);
+    let stored = &answer.body["data"]["stored"];
+    assert_eq!(stored[0]["start"], "2024-05-01T00:00:00.200Z");
+    assert_eq!(stored[1]["start"], "2024-05-01T00:00:00.700Z");
+    assert_eq!(stored[1]["end"], "2024-05-01T00:05:00.700Z");
+    assert_eq!(stored[1]["result"], "inserted");
+    assert_eq!(
+        stored_starts(&api).await,
+        [
+            ("cam-1".to_owned(), "2024-05-01 00:00:00.200000".to_owned()),
+            ("cam-1".to_owned(), "2024-05-01 00:00:00.700000".to_owned())
+        ],
+        "two rows, neither overwritten"
+    );
+
+    // .400 is a third interval; .200 again is the first, unchanged.
+    let third = api
+        .post_counts(&[interval(
+            "2024-05-01T09:00:00.400+09:00",
+            "2024-05-01T09:05:00.400+09:00",
+            3,
+        )])
+        .await;
+    assert_eq!(third.body["data"]["inserted"], 1, "{}", third.body);
+    let repost = api.post_counts(&batch[..1]).await;
+    assert_eq!(repost.body["data"]["unchanged"], 1, "{}", repost.body);
+    assert_eq!(repost.body["data"]["stored"][0]["result"], "unchanged");
+    assert_eq!(api.db.count("cctv_count").await, 3);
+
+    // Finer than a millisecond: refused, not truncated onto the .200 interval.
+    let fine = api
+        .post_counts(&[interval(
+            "2024-05-01T09:00:00.2004+09:00",
+            "2024-05-01T09:05:00+09:00",
+            9,
+        )])
+        .await;
+    assert_eq!(fine.status, StatusCode::BAD_REQUEST);
+    assert_eq!(fine.field(), "counts[0].start");
+    assert!(fine.reason().contains("milliseconds"), "{}", fine.body);
+
+    // Read back with the fraction.
+    let listed = api
+        .get(
+            "/cctv/counts?from=2024-05-01&to=2024-05-01",
+            Some(&api.reader),
+        )
+        .await;
+    assert_eq!(
+        listed.body["data"]["items"][1]["start"],
+        "2024-05-01T00:00:00.400Z"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_batches_register_a_camera_once() {
+    let api = Api::new().await;
+    // A first transaction registers the new camera and holds the row; two batches for the
+    // camera arrive meanwhile: both look it up (not there yet), then wait on its insert.
+    // When the first commits, theirs are duplicates: the camera was registered once, by
+    // the first, and neither batch may claim it (each claimed it before the fix).
+    let mut first = api.pool().begin().await.expect("transaction");
+    sqlx::query("INSERT INTO cctv_camera (camera_id, registered_at) VALUES ('cam-new', NOW())")
+        .execute(&mut *first)
+        .await
+        .expect("hold the row");
+    let t = at("2024-05-01T00:00:00Z");
+    let batches: Vec<_> = (0..2)
+        .map(|i| {
+            let body = json!({"counts": [count("cam-new", t + Duration::minutes(5 * i), 5, 1, 1)]});
+            let request = axum::http::Request::builder()
+                .method("POST")
+                .uri("/cctv/counts")
+                .header("authorization", format!("Bearer {}", api.writer))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .expect("request");
+            tokio::spawn(api.router.clone().oneshot(request))
+        })
+        .collect();
+    let mut waiting = 0;
+    for _ in 0..200 {
+        waiting = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM information_schema.processlist
+             WHERE db = DATABASE() AND info LIKE 'INSERT IGNORE INTO cctv_camera%'",
+        )
+        .fetch_one(api.pool())
+        .await
+        .expect("lock waits");
+        if waiting >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(waiting, 2, "both batches wait on the camera row");
+    first
+        .commit()
+        .await
+        .expect("the first registration commits");
+    let mut registered = 1; // the first transaction's
+    for batch in batches {
+        let response = batch.await.expect("joined").expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let body: Value = serde_json::from_slice(&bytes).expect("envelope");
+        assert_eq!(body["data"]["inserted"], 1, "{body}");
+        registered += body["data"]["cameras_registered"].as_u64().expect("count");
+    }
+    assert_eq!(registered, 1, "one camera, counted once in all");
+    assert_eq!(api.db.count("cctv_camera").await, 1);
+    assert_eq!(api.db.count("cctv_count").await, 2);
+}
+
+#[tokio::test]
+async fn a_path_that_is_not_utf8_answers_400_in_the_envelope() {
+    let api = Api::new().await;
+    for uri in [
+        "/cctv/cameras/%FF/stats?kind=day&from=2024-05-01&to=2024-05-02",
+        "/cctv/cameras/%C3%28/outliers?from=2024-05-01&to=2024-05-02",
+    ] {
+        // `send` panics unless the answer is a JSON envelope.
+        let answer = api.get(uri, Some(&api.reader)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(answer.code(), 4000);
+        assert_eq!(answer.field(), "camera_id");
+    }
+}
+
+#[tokio::test]
+async fn the_form_content_type_is_matched_without_case() {
+    let api = Api::new().await;
+    let form = "camera_id=cam-9&start=2024-05-01T09%3A00%3A00%2B09%3A00&end=2024-05-01T09%3A05%3A00%2B09%3A00&people=4&vehicles=1";
+    let answer = api
+        .raw(
+            "POST",
+            "/cctv/counts",
+            Some(&api.writer),
+            Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
+            form,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["data"]["inserted"], 1);
+    let korean = "camera_id=%EC%A0%95%EB%AC%B8&start=2024-05-01T09%3A00%3A00%2B09%3A00&end=2024-05-01T09%3A05%3A00%2B09%3A00&people=4&vehicles=1";
+    let answer = api
+        .raw(
+            "POST",
+            "/cctv/counts",
+            Some(&api.writer),
+            Some("APPLICATION/X-WWW-FORM-URLENCODED"),
+            korean,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["data"]["stored"][0]["camera_id"], "정문");
+}
+
+#[tokio::test]
+async fn the_served_document_has_no_dangling_reference() {
+    let api = Api::new().await;
+    let doc = api.get("/openapi.json", None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert_eq!(
+        common::http::dangling_refs(&doc.body),
+        Vec::<String>::new(),
+        "every $ref resolves"
+    );
+    assert_eq!(
+        doc.body["components"]["schemas"]["PeriodKind"]["enum"],
+        json!([
+            "day",
+            "week",
+            "month",
+            "year",
+            "weekday-of-month",
+            "weekday-of-year"
+        ])
+    );
+    let stats = &doc.body["paths"]["/cctv/cameras/{camera_id}/stats"]["get"];
+    assert!(stats["responses"]["500"].is_object());
+    assert!(stats["responses"]["404"].is_object());
+}
+
+/// A body that is not UTF-8 arrives from API Gateway base64-encoded: the function answers
+/// 400 in the envelope. (The local runtime answers such a body with its own 500 before any
+/// function runs, so the contract fuzzer leaves it out: scripts/lib/contract_hooks.py.)
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_a_400_through_api_gateway() {
+    let api = Api::new().await;
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../../events/cctv-api/post-counts.json"))
+            .expect("sample event");
+    event["headers"]["authorization"] = json!(format!("Bearer {}", api.writer));
+    event["isBase64Encoded"] = json!(true);
+    event["body"] = json!("+vHrCQ=="); // 0xFA 0xF1 0xEB 0x09
+    let request = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event");
+    let (parts, body) = request.into_parts();
+    assert_eq!(body.to_vec(), [0xFA, 0xF1, 0xEB, 0x09]);
+    let answer = api
+        .send(axum::http::Request::from_parts(
+            parts,
+            axum::body::Body::from(body.to_vec()),
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert_eq!(answer.code(), 4000);
+    assert_eq!(api.db.count("cctv_count").await, 0);
+}

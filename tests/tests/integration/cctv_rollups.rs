@@ -4,6 +4,7 @@
 use cctv_rollups::{Answer, Plan, run};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
+use common::job::{Deadline, JobRun};
 use serde_json::json;
 use sqlx::MySqlPool;
 
@@ -73,8 +74,15 @@ async fn stat(pool: &MySqlPool, camera: &str, kind: &str, start: &str, weekday: 
         .unwrap_or_else(|| panic!("no {kind} row for {camera} at {start}"))
 }
 
+/// A run without a deadline.
+fn unlimited() -> JobRun {
+    JobRun::start("test", Deadline::none())
+}
+
 async fn catch_up(pool: &MySqlPool, now: DateTime<Utc>) -> Answer {
-    run(pool, &Plan::CatchUp, now, SEOUL).await.expect("rollup")
+    run(pool, &Plan::CatchUp, now, SEOUL, &mut unlimited())
+        .await
+        .expect("rollup")
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -116,6 +124,7 @@ async fn day_figures_match_the_original_sql_formula() {
         },
         at("2024-06-01T00:00:00Z"),
         chrono_tz::UTC,
+        &mut unlimited(),
     )
     .await
     .expect("rollup in UTC");
@@ -146,6 +155,7 @@ async fn day_figures_match_the_original_sql_formula() {
         },
         at("2024-06-01T00:00:00Z"),
         SEOUL,
+        &mut unlimited(),
     )
     .await
     .expect("rollup in Seoul");
@@ -234,6 +244,7 @@ async fn catch_up_fills_missed_periods_and_a_rerun_changes_nothing() {
         },
         later,
         SEOUL,
+        &mut unlimited(),
     )
     .await
     .expect("range");
@@ -322,7 +333,7 @@ async fn a_late_count_for_a_computed_day_is_rolled_up_at_the_next_run() {
         .await;
     assert_eq!(late.body["data"]["updated"], 1, "{}", late.body);
     let cleared: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM cctv_rollup_done WHERE period_kind = 'day' AND period_start = '2024-05-01'",
+        "SELECT COUNT(*) FROM rollup_done WHERE system_name = 'cctv' AND period_kind = 'day' AND period_start = '2024-05-01'",
     )
     .fetch_one(api.pool())
     .await
@@ -342,13 +353,19 @@ async fn a_late_count_for_a_computed_day_is_rolled_up_at_the_next_run() {
 async fn payloads_and_sample_events() {
     let db = TestDb::new().await;
     let now = at("2024-06-01T00:00:00Z");
-    let empty = cctv_rollups::handle(&db.pool, json!({}), now, SEOUL)
+    let empty = cctv_rollups::handle(&db.pool, json!({}), now, SEOUL, Deadline::none())
         .await
         .expect("nothing to do");
     assert_eq!(empty["days"], 0);
-    let refused = cctv_rollups::handle(&db.pool, json!({"from": "2024-05-01"}), now, SEOUL)
-        .await
-        .expect_err("half a range");
+    let refused = cctv_rollups::handle(
+        &db.pool,
+        json!({"from": "2024-05-01"}),
+        now,
+        SEOUL,
+        Deadline::none(),
+    )
+    .await
+    .expect_err("half a range");
     assert!(matches!(
         refused,
         common::error::FunctionError::InvalidEvent(_)
@@ -364,8 +381,214 @@ async fn payloads_and_sample_events() {
         cctv_rollups::plan(&backfill).expect("plan"),
         Plan::Range { .. }
     ));
-    let ranged = cctv_rollups::handle(&db.pool, backfill, now, SEOUL)
+    let ranged = cctv_rollups::handle(&db.pool, backfill.clone(), now, SEOUL, Deadline::none())
         .await
         .expect("backfill");
     assert_eq!(ranged["days"], 31);
+}
+
+#[tokio::test]
+async fn a_run_stopped_by_its_deadline_says_how_to_resume_and_the_rerun_finishes() {
+    let api = Api::new().await;
+    let now = at("2024-05-10T03:00:00Z");
+    insert_counts(
+        api.pool(),
+        "cam-1",
+        at("2024-05-01T00:00:00+09:00"),
+        5,
+        &levels(5, 3),
+    )
+    .await;
+    // A deadline already passed: one day is computed, then the run stops.
+    let payload = json!({"from": "2024-05-01", "to": "2024-05-05"});
+    let first = cctv_rollups::handle(
+        api.pool(),
+        payload,
+        now,
+        SEOUL,
+        Deadline::after(std::time::Duration::ZERO),
+    )
+    .await
+    .expect("partial run");
+    assert_eq!(first["days"], 1, "{first}");
+    assert_eq!(first["complete"], false);
+    assert_eq!(first["stopped_by_deadline"], true);
+    assert_eq!(first["remaining"]["days"], 4);
+    let resume = first["remaining"]["next_payload"].clone();
+    assert_eq!(resume, json!({"from": "2024-05-02", "to": "2024-05-05"}));
+    let second = cctv_rollups::handle(api.pool(), resume, now, SEOUL, Deadline::none())
+        .await
+        .expect("the rest");
+    assert_eq!(second["days"], 4);
+    assert_eq!(second["complete"], true);
+    for day in ["2024-05-01", "2024-05-05"] {
+        assert!(stat(api.pool(), "cam-1", "day", day, 0).await.5 > 0);
+    }
+}
+
+// --- Issue 9: a bad payload is permanent, a bad stored row stalls nothing, one ledger.
+
+#[tokio::test]
+async fn a_payload_outside_the_date_window_is_a_permanent_error() {
+    let db = TestDb::new().await;
+    let now = at("2024-06-01T00:00:00Z");
+    for payload in [
+        json!({"from": "0000-01-01", "to": "0000-01-02"}),
+        json!({"from": "1999-12-31", "to": "2000-01-02"}),
+        json!({"from": "2099-12-31", "to": "2100-01-01"}),
+    ] {
+        let refused = cctv_rollups::handle(&db.pool, payload.clone(), now, SEOUL, Deadline::none())
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(&refused, common::error::FunctionError::InvalidEvent(m) if m.contains("window")),
+            "{payload}: {refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stored_row_with_an_impossible_instant_does_not_stall_the_catch_up() {
+    let db = TestDb::new().await;
+    insert_counts(
+        &db.pool,
+        "cam-1",
+        at("2024-05-01T00:00:00+09:00"),
+        5,
+        &levels(3, 9),
+    )
+    .await;
+    // Rows written before the API checked instants: a year-1001 typo (storable, implausible)
+    // and, where the server allows it, the zero date MariaDB stored for a leap second.
+    sqlx::query(
+        "INSERT INTO cctv_count (camera_id, start_utc, end_utc, people, vehicles, received_at)
+         VALUES ('cam-1', '1001-01-01 00:00:00', '1001-01-01 00:05:00', 1, 1, NOW())",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("an implausible row");
+    let zero = sqlx::query(
+        "INSERT INTO cctv_count (camera_id, start_utc, end_utc, people, vehicles, received_at)
+         VALUES ('cam-1', '0000-00-00 00:00:00', '0000-00-00 00:00:00', 1, 1, NOW())",
+    )
+    .execute(&db.pool)
+    .await;
+    eprintln!("zero date stored: {}", zero.is_ok());
+    // Before the fix the run started at the first row's day: it failed to decode the zero
+    // date, or walked from 1001 until this deadline.
+    let mut job = JobRun::start("test", Deadline::after(std::time::Duration::from_secs(20)));
+    let answer = run(
+        &db.pool,
+        &Plan::CatchUp,
+        at("2024-05-04T01:00:00+09:00"),
+        SEOUL,
+        &mut job,
+    )
+    .await
+    .expect("the catch-up runs");
+    assert_eq!(answer.days, 3, "05-01..05-03 only");
+    assert!(answer.left.is_none(), "complete");
+    assert_eq!(stat(&db.pool, "cam-1", "day", "2024-05-01", 0).await.5, 288);
+    let again = catch_up(&db.pool, at("2024-05-04T01:00:00+09:00")).await;
+    assert_eq!(again.days, 0, "and the next run finds nothing to do");
+}
+
+#[tokio::test]
+async fn the_ledger_is_one_table_kept_apart_per_system() {
+    use common::period::{Ledger, PeriodKind};
+    let db = TestDb::new().await;
+    let other = Ledger::new("test-system");
+    let mut tx = db.pool.begin().await.expect("tx");
+    Ledger::CCTV
+        .mark_done(&mut tx, PeriodKind::Day, d("2024-05-01"))
+        .await
+        .expect("mark");
+    other
+        .mark_done(&mut tx, PeriodKind::Month, d("2024-05-01"))
+        .await
+        .expect("mark");
+    tx.commit().await.expect("commit");
+    // Marking inside a transaction that rolls back leaves nothing.
+    let mut tx = db.pool.begin().await.expect("tx");
+    Ledger::CCTV
+        .mark_done(&mut tx, PeriodKind::Week, d("2024-04-29"))
+        .await
+        .expect("mark");
+    tx.rollback().await.expect("rollback");
+    let mut conn = db.pool.acquire().await.expect("connection");
+    let cctv = Ledger::CCTV.done(&mut conn).await.expect("done");
+    assert_eq!(
+        cctv.into_iter().collect::<Vec<_>>(),
+        [(PeriodKind::Day, d("2024-05-01"))]
+    );
+    assert_eq!(other.done(&mut conn).await.expect("done").len(), 1);
+    // Clearing the periods around a day touches only that system's rows.
+    let cleared = other
+        .clear_around(
+            &mut conn,
+            d("2024-05-17"),
+            &[PeriodKind::Week, PeriodKind::Month],
+        )
+        .await
+        .expect("clear");
+    assert_eq!(cleared, 1);
+    assert!(other.done(&mut conn).await.expect("done").is_empty());
+    assert_eq!(Ledger::CCTV.done(&mut conn).await.expect("done").len(), 1);
+}
+
+#[tokio::test]
+async fn the_migration_keeps_cctv_data_and_carries_the_old_ledger_over() {
+    use common::{
+        config::DatabaseSettings,
+        db,
+        period::{Ledger, PeriodKind},
+    };
+    // A database at the schema before issue 9, with data in it.
+    let server = DatabaseSettings::from_url(
+        &secrecy::SecretString::from(crate::support::database_url()),
+        2,
+    )
+    .expect("DATABASE_URL parses");
+    let name = format!("it_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    let settings = server.with_database(&name);
+    db::create_database_if_missing(&settings)
+        .await
+        .expect("database");
+    let pool = db::connect(&settings).await.expect("connect");
+    let old = TestDb {
+        pool: pool.clone(),
+        settings,
+        name,
+    };
+    db::MIGRATOR
+        .run_to(20_261_123_000_005, &pool)
+        .await
+        .expect("the schema before issue 9");
+    sqlx::raw_sql(
+        "INSERT INTO cctv_camera (camera_id, registered_at) VALUES ('cam-1', NOW());
+         INSERT INTO cctv_count (camera_id, start_utc, end_utc, people, vehicles, received_at)
+             VALUES ('cam-1', '2024-05-01 00:00:00', '2024-05-01 00:05:00', 7, 1, NOW());
+         INSERT INTO cctv_rollup_done (period_kind, period_start, computed_at)
+             VALUES ('day', '2024-05-01', NOW()), ('week', '2024-04-29', NOW());",
+    )
+    .execute(&pool)
+    .await
+    .expect("old data");
+    db::MIGRATOR.run(&pool).await.expect("the rest applies");
+    let mut conn = pool.acquire().await.expect("connection");
+    let done = Ledger::CCTV.done(&mut conn).await.expect("ledger");
+    assert!(done.contains(&(PeriodKind::Day, d("2024-05-01"))));
+    assert!(done.contains(&(PeriodKind::Week, d("2024-04-29"))));
+    assert_eq!(old.count("cctv_count").await, 1);
+    // A Korean camera id fits every table now.
+    sqlx::query("INSERT INTO cctv_camera (camera_id, registered_at) VALUES ('정문', NOW())")
+        .execute(&pool)
+        .await
+        .expect("a Korean camera id");
+    let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cctv_count WHERE camera_id = ?")
+        .bind("카")
+        .fetch_one(&pool)
+        .await
+        .expect("comparing with a Korean id is no collation error");
+    assert_eq!(found, 0);
 }

@@ -66,10 +66,15 @@ impl Api {
         let writer = mint("writer", &["cctv:write"]).await;
         let reader = mint("reader", &["cctv:read"]).await;
         let both = mint("both", &["cctv:write", "cctv:read"]).await;
-        let router = cctv_api::router(AppState {
-            pool: db.pool.clone(),
-            settings,
-        });
+        // Token cache off (TTL 0): these tests revoke and expect the next request refused;
+        // the cache itself is tested in api_tokens.rs.
+        let router = cctv_api::router_with_tokens(
+            AppState {
+                pool: db.pool.clone(),
+                settings,
+            },
+            auth::Tokens::new(db.pool.clone(), std::time::Duration::ZERO),
+        );
         Self {
             db,
             router,

@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cleanup::{CleanupSettings, Outcome, Request};
-use common::db;
+use common::{db, job::Deadline};
 use sqlx::MySqlPool;
 
 use crate::support::{TestDb, import_generated_day};
@@ -39,13 +39,13 @@ async fn seeded() -> TestDb {
         // A shared pool of users and the generator's course list: actions repeat across
         // months, so some dimension rows are shared by old and recent events.
         let report = import_generated_day(&db.pool, date, 400, 40, 7 + n as u64).await;
-        assert_eq!(report.status, "completed");
+        assert_eq!(report.status, import::report::ImportStatus::Completed);
     }
     db
 }
 
 async fn run(pool: &MySqlPool, request: Request, settings: &CleanupSettings) -> Outcome {
-    cleanup::run(pool, request, now(), ZONE, settings, None)
+    cleanup::run(pool, request, now(), ZONE, settings, Deadline::none())
         .await
         .expect("cleanup runs")
 }
@@ -277,7 +277,7 @@ async fn a_payload_can_keep_more_months() {
         now(),
         ZONE,
         &CleanupSettings::defaults(),
-        None,
+        Deadline::none(),
     )
     .await
     .expect("cleanup runs");
@@ -369,7 +369,12 @@ async fn an_import_running_alongside_neither_fails_nor_waits_past_the_lock_limit
         cleaning.duration_ms, cleaning.chunks, cleaning.skipped_locked, report.duration_ms
     );
 
-    assert_eq!(report.status, "completed", "{:?}", report.error);
+    assert_eq!(
+        report.status,
+        import::report::ImportStatus::Completed,
+        "{:?}",
+        report.error
+    );
     assert_eq!(
         cleaning.lock_retries, 0,
         "no cleanup chunk waited past the limit"

@@ -1,6 +1,7 @@
 //! course-stats against the original system's SQL on the same generated data.
 
 use chrono::NaiveDate;
+use common::job::Deadline;
 use serde_json::json;
 
 use crate::support::{TestDb, import_generated_day};
@@ -16,7 +17,7 @@ async fn import_days(db: &TestDb, days: &[(i32, u32, u32)]) {
     for (n, (y, m, d)) in days.iter().enumerate() {
         let date = NaiveDate::from_ymd_opt(*y, *m, *d).expect("date");
         let report = import_generated_day(&db.pool, date, 1_500, 120, 100 + n as u64).await;
-        assert_eq!(report.status, "completed");
+        assert_eq!(report.status, import::report::ImportStatus::Completed);
     }
 }
 
@@ -42,6 +43,7 @@ async fn the_numbers_equal_the_original_sql_row_for_row() {
         json!({"from": "2024-04", "to": "2024-05"}),
         chrono::Utc::now(),
         zone,
+        Deadline::none(),
     )
     .await
     .expect("stats");
@@ -81,18 +83,30 @@ async fn re_running_a_month_replaces_it_without_duplicates() {
     import_days(&db, &[(2024, 5, 3)]).await;
     let zone = chrono_tz::Asia::Taipei;
     let payload = json!({"from": "2024-05", "to": "2024-05"});
-    course_stats::handle(&db.pool, payload.clone(), chrono::Utc::now(), zone)
-        .await
-        .expect("first");
+    course_stats::handle(
+        &db.pool,
+        payload.clone(),
+        chrono::Utc::now(),
+        zone,
+        Deadline::none(),
+    )
+    .await
+    .expect("first");
     let first = stats(&db).await;
-    course_stats::handle(&db.pool, payload, chrono::Utc::now(), zone)
-        .await
-        .expect("second");
+    course_stats::handle(
+        &db.pool,
+        payload,
+        chrono::Utc::now(),
+        zone,
+        Deadline::none(),
+    )
+    .await
+    .expect("second");
     assert_eq!(stats(&db).await, first);
     // The scheduled run on 1 June (Taipei) computes May.
     let june_first: chrono::DateTime<chrono::Utc> =
         "2024-05-31T17:00:00Z".parse().expect("instant");
-    let answer = course_stats::handle(&db.pool, json!({}), june_first, zone)
+    let answer = course_stats::handle(&db.pool, json!({}), june_first, zone, Deadline::none())
         .await
         .expect("scheduled");
     assert_eq!(answer["months"][0]["month"], "2024-05");
@@ -105,9 +119,15 @@ async fn an_operator_added_course_id_counts_without_a_deploy() {
     import_days(&db, &[(2024, 5, 3)]).await;
     let zone = chrono_tz::Asia::Taipei;
     let payload = json!({"from": "2024-05", "to": "2024-05"});
-    course_stats::handle(&db.pool, payload.clone(), chrono::Utc::now(), zone)
-        .await
-        .expect("before");
+    course_stats::handle(
+        &db.pool,
+        payload.clone(),
+        chrono::Utc::now(),
+        zone,
+        Deadline::none(),
+    )
+    .await
+    .expect("before");
     let other_course: String = sqlx::query_scalar(
         "SELECT ac.course_id FROM action ac WHERE ac.course_id NOT IN (SELECT course_id FROM ai_course) AND ac.course_id IS NOT NULL LIMIT 1",
     )
@@ -120,9 +140,15 @@ async fn an_operator_added_course_id_counts_without_a_deploy() {
         .execute(&db.pool)
         .await
         .expect("add id");
-    course_stats::handle(&db.pool, payload, chrono::Utc::now(), zone)
-        .await
-        .expect("after");
+    course_stats::handle(
+        &db.pool,
+        payload,
+        chrono::Utc::now(),
+        zone,
+        Deadline::none(),
+    )
+    .await
+    .expect("after");
     let after = users_of(&db, "Linggle Write").await;
     assert!(after > before, "{after} > {before}");
 }
@@ -143,14 +169,39 @@ async fn a_bad_payload_is_refused_and_writes_nothing() {
         json!({"from": "May", "to": "2024-05"}),
         chrono::Utc::now(),
         chrono_tz::Asia::Taipei,
+        Deadline::none(),
     )
     .await
     .expect_err("refused");
     assert!(
-        error
-            .to_string()
-            .contains("\"from\" \"May\" is not a month"),
+        error.to_string().contains("from: \"May\" is not a month"),
         "{error}"
     );
     assert_eq!(db.count("ai_course_monthly_users").await, 0);
+}
+
+#[tokio::test]
+async fn a_run_past_its_deadline_answers_the_months_left() {
+    let db = TestDb::new().await;
+    import_days(&db, &[(2024, 4, 10), (2024, 5, 3)]).await;
+    // A deadline already passed: the run still does one month, then stops.
+    let answer = course_stats::handle(
+        &db.pool,
+        json!({"from": "2024-04", "to": "2024-06"}),
+        chrono::Utc::now(),
+        chrono_tz::Asia::Taipei,
+        Deadline::after(std::time::Duration::ZERO),
+    )
+    .await
+    .expect("partial run");
+    assert_eq!(answer["complete"], false, "{answer}");
+    assert_eq!(answer["stopped_by_deadline"], true);
+    assert_eq!(answer["months"][0]["month"], "2024-04");
+    assert_eq!(answer["remaining"]["months"], json!(["2024-05", "2024-06"]));
+    let months: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT month FROM ai_course_monthly_users")
+            .fetch_all(&db.pool)
+            .await
+            .expect("months");
+    assert_eq!(months, ["2024-04"], "only the month it did is written");
 }

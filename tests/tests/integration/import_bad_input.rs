@@ -147,7 +147,8 @@ async fn invalid_statements_are_rejected_one_by_one_with_their_place_and_the_res
     let zip = support::zip_of(&[
         ("day/2024-05-01.jsonl", &body),
         ("notes.txt", b"hello"),
-        ("broken.json", b"[{\"a\": 1},"),
+        // Well-formed as an array, but its second element is not JSON: one reject each.
+        ("broken.json", b"[{\"a\": 1}, {\"n\": }]"),
     ]);
 
     let outcome = import_upload(&db, &deps, zip).await;
@@ -208,7 +209,7 @@ async fn invalid_statements_are_rejected_one_by_one_with_their_place_and_the_res
             "line longer than 1048576 bytes".into()
         )
     );
-    // The .json entry: its first element is read (and rejected: no actor), then it breaks.
+    // The .json entry: its first element is read (and rejected: no actor), then the second.
     assert_eq!(
         rejects[7],
         (
@@ -218,7 +219,9 @@ async fn invalid_statements_are_rejected_one_by_one_with_their_place_and_the_res
         )
     );
     assert!(
-        rejects[8].0 == "broken.json" && rejects[8].2.contains("not JSON"),
+        rejects[8].0 == "broken.json"
+            && rejects[8].1 == json!({"element": 1})
+            && rejects[8].2.contains("not JSON"),
         "{:?}",
         rejects[8]
     );

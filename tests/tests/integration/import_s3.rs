@@ -372,7 +372,7 @@ async fn an_import_whose_connection_dies_midway_is_invisible_and_the_retry_compl
     assert_eq!(db.count("event_info").await, 0);
 
     let report = import::pipeline::import_file(
-        &deps.pool,
+        deps.database.pool(),
         &deps.settings,
         &source,
         &path,
@@ -385,4 +385,58 @@ async fn an_import_whose_connection_dies_midway_is_invisible_and_the_retry_compl
         ("completed", 20_000)
     );
     assert_eq!(db.count("client_event").await, 20_000);
+}
+
+#[tokio::test]
+async fn an_import_that_loses_a_lock_conflict_reads_its_file_again() {
+    let db = TestDb::new().await;
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 6, 18).expect("date");
+    // A first day creates the actions and actors the second day shares.
+    let first = support::import_generated_day(&db.pool, day, 300, 20, 1).await;
+    assert_eq!(first.status, import::report::ImportStatus::Completed);
+
+    // Another session holds every action row for longer than the import may wait (1 s),
+    // so the import's first transaction gives up with a lock wait time-out.
+    let mut holder = db.pool.begin().await.expect("holder");
+    let held: Vec<u64> = sqlx::query_scalar("SELECT id FROM action FOR UPDATE")
+        .fetch_all(&mut *holder)
+        .await
+        .expect("lock the actions");
+    assert!(!held.is_empty());
+    let limited = db.settings.clone().with_lock_wait_timeout(Some(1));
+    let import_pool = common::db::connect(&limited).await.expect("import pool");
+    let next = day.succ_opt().expect("date");
+    let importing =
+        tokio::spawn(
+            async move { support::import_generated_day(&import_pool, next, 300, 20, 2).await },
+        );
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    holder.rollback().await.expect("release");
+
+    let report = importing.await.expect("import task");
+    assert_eq!(
+        report.status,
+        import::report::ImportStatus::Completed,
+        "{:?}",
+        report.error
+    );
+    assert_eq!(report.inserted, 300);
+    let attempts: u32 = sqlx::query_scalar("SELECT attempts FROM import_file WHERE id = ?")
+        .bind(report.import_id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("ledger");
+    assert!(
+        attempts >= 2,
+        "the file was read again: {attempts} attempt(s)"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM client_event WHERE import_id = ?")
+        .bind(report.import_id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(
+        stored, 300,
+        "each statement once, though the file was read twice"
+    );
 }

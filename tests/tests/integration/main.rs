@@ -4,13 +4,18 @@
 //! Run them with `make test`, which starts the stack. Every test gets its own database
 //! (dropped afterwards) and its own bucket, so tests run in parallel.
 
+mod api_tokens;
 mod cctv_api;
 mod cctv_rollups;
 mod cctv_support;
 mod cleanup;
 mod course_stats;
 mod import_bad_input;
+mod import_integrity;
 mod import_mapping;
 mod import_s3;
 mod migrate;
+mod migrate_on_deploy;
+mod secrets;
+mod sqs_kit;
 mod support;

@@ -164,7 +164,7 @@ pub async fn get_json(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> serde
 /// Handler dependencies on the test database and moto.
 pub async fn deps(db: &TestDb) -> ImportDeps {
     ImportDeps {
-        pool: db.pool.clone(),
+        database: common::db::Database::from_pool(db.pool.clone()),
         s3: s3().await,
         settings: ImportSettings::defaults(chrono_tz::Asia::Taipei),
         spool_dir: std::env::temp_dir(),

@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
             pipeline::import_file(&pool, &import_settings, &source, file, chrono::Utc::now())
                 .await
                 .with_context(|| format!("importing {}", file.display()))?;
-        failed |= report.status == "failed";
+        failed |= report.status == import::report::ImportStatus::Failed;
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
     if args.peak_rss {
