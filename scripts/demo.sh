@@ -26,6 +26,11 @@ export DATABASE_URL=mysql://root@127.0.0.1:3306/learning_demo
 export CCTV_TIME_ZONE=${CCTV_TIME_ZONE:-Asia/Seoul}
 
 scripts/stack.sh up
+# jq checks the answers below (Debian's package when missing).
+if ! command -v jq >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq jq >/dev/null
+fi
 WATCH_PID=
 cleanup() {
   if [ -n "$WATCH_PID" ]; then kill -- -"$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true; fi
@@ -83,12 +88,20 @@ done
 invoke() {
   cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port 9000 "$@"
 }
+# invoke_expect JQ_CONDITION FUNCTION ARGS...: invokes and prints the answer; fails unless
+# the answer satisfies the jq condition (so a demo that goes wrong does not pass).
+invoke_expect() {
+  local condition=$1 out; shift
+  out=$(invoke "$@")
+  printf '%s\n' "$out"
+  jq -e "$condition" >/dev/null <<<"$out" || { echo "expected the answer to satisfy: $condition" >&2; return 1; }
+}
 
 say "cargo lambda invoke migrate"
 invoke migrate --data-file events/migrate/deploy.json
 echo
 say "cargo lambda invoke import --data-file $DEMO/event.json"
-invoke import --data-file "$DEMO/event.json"
+invoke_expect '.[0].status == "completed" and .[0].inserted > 0' import --data-file "$DEMO/event.json"
 echo
 
 say "rows per table"
@@ -109,12 +122,12 @@ for o in s3.list_objects_v2(Bucket=sys.argv[1]).get("Contents", []):
 PY
 
 say "the same event again (a redelivery): nothing is added"
-invoke import --data-file "$DEMO/event.json"
+invoke_expect '.[0].status == "already_imported"' import --data-file "$DEMO/event.json"
 echo
 sql "SELECT COUNT(*) AS client_event_rows FROM client_event"
 MONTH=${LOG_DATE:0:7}
 say "cargo lambda invoke course-stats for $MONTH (the scheduled run computes the previous month)"
-invoke course-stats --data-ascii "{\"from\": \"$MONTH\", \"to\": \"$MONTH\"}"
+invoke_expect '.complete == true' course-stats --data-ascii "{\"from\": \"$MONTH\", \"to\": \"$MONTH\"}"
 echo
 sql "SELECT ai_course_name, student_level, month, user_count FROM ai_course_monthly_users
      ORDER BY ai_course_name, FIELD(student_level, '國小', '國中', '普高', '技高', '大專')"
@@ -128,12 +141,12 @@ sql "SELECT log_date, COUNT(*) AS events FROM client_event GROUP BY log_date"
 say "cargo lambda invoke cleanup --data-file events/cleanup/dry-run.json (counts only)"
 invoke cleanup --data-file events/cleanup/dry-run.json
 say "cargo lambda invoke cleanup --data-file events/cleanup/scheduled.json (the monthly run)"
-invoke cleanup --data-file events/cleanup/scheduled.json
+invoke_expect '.complete == true and .deleted.client_event == 3000' cleanup --data-file events/cleanup/scheduled.json
 echo
 sql "SELECT log_date, COUNT(*) AS events FROM client_event GROUP BY log_date"
 sql "SELECT object_key, status, log_date, purged_at FROM import_file ORDER BY id"
 say "the cleanup again (a second delivery): nothing more is deleted"
-invoke cleanup --data-file events/cleanup/scheduled.json
+invoke_expect '.complete == true and .deleted.client_event == 0' cleanup --data-file events/cleanup/scheduled.json
 echo
 
 # --- CCTV counts (issue 4): cctv-api through cargo lambda watch's HTTP endpoint, cctv-rollups
@@ -186,9 +199,9 @@ expect 401 curl -sS -X POST "$API/cctv/counts" "${JSON[@]}" --data-binary "{\"co
 expect 400 api POST /cctv/counts "${JSON[@]}" --data-binary "{\"counts\": [$ONE, $BAD]}"
 
 say "cctv: cargo lambda invoke cctv-rollups --data-file events/cctv-rollups/scheduled.json (catch-up through yesterday)"
-invoke cctv-rollups --data-file events/cctv-rollups/scheduled.json
+invoke_expect '.complete == true and .days > 0' cctv-rollups --data-file events/cctv-rollups/scheduled.json
 say "cctv: cctv-rollups again: nothing new to compute"
-invoke cctv-rollups --data-file events/cctv-rollups/scheduled.json
+invoke_expect '.complete == true and .days == 0' cctv-rollups --data-file events/cctv-rollups/scheduled.json
 
 say "cctv: POST spikes for today ($TODAY): flagged as outliers against the new stats"
 counts spike --today "$TODAY" --tz "$CCTV_TIME_ZONE" >"$CCTV/spike.json"

@@ -8,19 +8,21 @@ cd "$(dirname "$0")/.."
 scripts/stack.sh up
 trap 'scripts/stack.sh down' EXIT
 eval "$(scripts/stack.sh env)"
+# Each step's heading carries the minutes:seconds since the start, so a slow step shows.
+step() { printf '== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
-echo "== cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy -D warnings"
+step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "== cargo test (unit + integration)"
+step "cargo test (unit + integration)"
 cargo test --workspace --quiet
-echo "== contract tests of the HTTP APIs (served document valid, schemathesis through cargo lambda watch)"
+step "contract tests of the HTTP APIs (served document valid, schemathesis through cargo lambda watch)"
 scripts/contract-test.sh
-echo "== release build of every deployed function (the deploy's profile, host target)"
+step "release build of every deployed function (the deploy's profile, host target)"
 scripts/build-release.sh
-echo "== cfn-lint, sam validate --lint and the connection budget of infra/template.yaml"
+step "cfn-lint, sam validate --lint and the connection budget of infra/template.yaml"
 scripts/lint-infra.sh
-echo "== stack.sh selftest (a MariaDB it starts under skip-name-resolve accepts the URL's user)"
+step "stack.sh selftest (a MariaDB it starts under skip-name-resolve accepts the URL's user)"
 scripts/stack.sh selftest
-echo "== all tests passed"
+step "all tests passed"

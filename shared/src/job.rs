@@ -339,13 +339,24 @@ impl Deadline {
         }
     }
 
+    /// Deadlines below this (September 2001 in milliseconds since the epoch) are not
+    /// instants but a local runtime's time budget: `cargo lambda watch` sends a constant
+    /// `Lambda-Runtime-Deadline-Ms: 600000`, meaning 600 s, which read as an instant lies in
+    /// 1970 and would stop every job after its first unit.
+    const RELATIVE_BELOW_MS: u64 = 1_000_000_000_000;
+
     /// The invocation's deadline (Lambda's `deadline`, milliseconds since the epoch) minus
-    /// `margin`; already reached when less than the margin is left.
+    /// `margin`; already reached when less than the margin is left. A value too small to be
+    /// an instant is a budget from now (see [`Self::RELATIVE_BELOW_MS`]).
     pub fn from_epoch_millis(deadline_ms: u64, margin: Duration) -> Self {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        let left = u128::from(deadline_ms).saturating_sub(now_ms);
+        let left = if deadline_ms < Self::RELATIVE_BELOW_MS {
+            u128::from(deadline_ms)
+        } else {
+            u128::from(deadline_ms).saturating_sub(now_ms)
+        };
         let left = Duration::from_millis(u64::try_from(left).unwrap_or(u64::MAX));
         Self {
             at: Some(Instant::now() + left.saturating_sub(margin)),
@@ -353,7 +364,7 @@ impl Deadline {
     }
 
     /// The deadline of a Lambda invocation, minus [`Self::DEFAULT_MARGIN`]. A context
-    /// without a deadline (cargo-lambda's local runtime sets one; tests may not) has none.
+    /// without a deadline (tests may build one) has none.
     pub fn from_context(context: &lambda_runtime::Context) -> Self {
         Self::from_context_with_margin(context, Self::DEFAULT_MARGIN)
     }
@@ -363,7 +374,13 @@ impl Deadline {
         if context.deadline == 0 {
             return Self::none();
         }
-        Self::from_epoch_millis(context.deadline, margin)
+        let deadline = Self::from_epoch_millis(context.deadline, margin);
+        tracing::debug!(
+            deadline_ms = context.deadline,
+            usable_ms = deadline.remaining().map(|d| d.as_millis()),
+            "invocation deadline"
+        );
+        deadline
     }
 
     /// The earlier of this deadline and `budget` from `started` (a job's own time budget).
@@ -617,7 +634,10 @@ mod tests {
         }
         let mode = refused(json!({"mode": "fast"}));
         assert_eq!(mode.field, "mode");
-        assert!(mode.reason.contains("expected `basic` or `check`"), "{mode}");
+        assert!(
+            mode.reason.contains("expected `basic` or `check`"),
+            "{mode}"
+        );
         let bad_date = refused(json!({"from": "2024-5-1", "to": "2024-05-02"}));
         assert_eq!(bad_date.field, "from");
         assert!(bad_date.reason.contains("is not a date"), "{bad_date}");
@@ -679,6 +699,15 @@ mod tests {
             "{left:?}"
         );
         assert!(Deadline::from_epoch_millis(now_ms + 5_000, Duration::from_secs(20)).reached());
+        assert!(Deadline::from_epoch_millis(now_ms - 1_000, Duration::ZERO).reached());
+        // cargo lambda watch's constant "600000": 600 s from now, not an instant in 1970.
+        let local = Deadline::from_epoch_millis(600_000, Duration::from_secs(20))
+            .remaining()
+            .expect("a deadline");
+        assert!(
+            local <= Duration::from_secs(580) && local > Duration::from_secs(578),
+            "{local:?}"
+        );
         assert!(!Deadline::none().reached());
         let capped = Deadline::none().capped(Instant::now(), Duration::ZERO);
         assert!(capped.reached());
