@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Contract tests of the HTTP APIs, served as in production by the local Lambda runtime
-# (`cargo lambda watch`: API Gateway v2 events into each function's router):
+# (`cargo lambda watch`: API Gateway v2 events into each function's router). The functions
+# are the deploy's release binaries, run against watch's runtime API (`--only-lambda-apis`):
+# built with `--workspace`, as scripts/build-release.sh and `cargo test --release` build,
+# they share every compiled dependency with those steps (a per-package build, which is what
+# watch itself would run, resolves other features and rebuilds half the dependencies).
 #   1. the served OpenAPI document is valid (openapi-spec-validator);
 #   2. schemathesis generates requests from it (fixed seed, capped examples, a wall-time
 #      bound) with a valid token and checks every answer: no server error, the status
@@ -39,9 +43,11 @@ log() { printf '[contract] %s\n' "$*" >&2; }
 
 STARTED_STACK=0
 WATCH_PID=
+FUNCTION_PIDS=()
 DB_NAME=contract_apis
 cleanup() {
   local status=$?
+  for pid in "${FUNCTION_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   if [ -n "$WATCH_PID" ]; then
     # setsid made the watcher a process-group leader: end it and the functions it runs.
     kill -- -"$WATCH_PID" 2>/dev/null || true
@@ -93,15 +99,31 @@ fi
 
 db_sql "DROP DATABASE IF EXISTS $DB_NAME; CREATE DATABASE $DB_NAME CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 
-log "cargo lambda watch on 127.0.0.1:$PORT (functions are built on their first request)"
-# Token look-ups are not cached here: every request checks the database, as after a TTL.
-API_TOKEN_CACHE_SECS=0 RUST_LOG=${RUST_LOG:-warn} setsid cargo lambda watch --ignore-changes \
+bins=(--bin migrate --bin api-token)
+for api in $SELECTED; do bins+=(--bin "$api"); done
+log "cargo build --release --workspace ${bins[*]}"
+cargo build --release --quiet --workspace "${bins[@]}"
+BIN=$ROOT/target/release
+
+log "cargo lambda watch --only-lambda-apis on 127.0.0.1:$PORT, the release functions beside it"
+RUST_LOG=${RUST_LOG:-warn} setsid cargo lambda watch --only-lambda-apis \
   --invoke-address 127.0.0.1 --invoke-port "$PORT" >"$WORK/watch.log" 2>&1 </dev/null &
 WATCH_PID=$!
+# Listening is enough (with --only-lambda-apis a request to "/" waits for a function).
 for _ in $(seq 1 240); do
-  curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
   kill -0 "$WATCH_PID" 2>/dev/null || { log "cargo lambda watch stopped; see $WORK/watch.log"; exit 1; }
   sleep 0.5
+done
+# Each function polls the runtime API under its own name, as watch would start it.
+: >"$WORK/functions.log"
+for function in migrate $SELECTED; do
+  # Token look-ups are not cached here: every request checks the database, as after a TTL.
+  AWS_LAMBDA_FUNCTION_NAME=$function AWS_LAMBDA_FUNCTION_VERSION=1 \
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:$PORT/.rt/$function \
+    API_TOKEN_CACHE_SECS=0 RUST_LOG=${RUST_LOG:-warn} \
+    "$BIN/$function" >>"$WORK/functions.log" 2>&1 </dev/null &
+  FUNCTION_PIDS+=($!)
 done
 
 log "migrating $DB_NAME (cargo lambda invoke migrate)"
@@ -121,11 +143,11 @@ for api in $SELECTED; do
   # printed, never on a command line (schemathesis reads it from its environment).
   scope_args=()
   for scope in $scopes; do scope_args+=(--scope "$scope"); done
-  token=$(cargo run -q -p platform-tools --bin api-token -- mint --name "contract-$api-$$" \
+  token=$("$BIN/api-token" mint --name "contract-$api-$$" \
     "${scope_args[@]}" --expires-in 1h --quiet)
   [[ $token == dp_* ]] || { log "$api: api-token minted no token"; exit 1; }
 
-  log "$api: GET $base/openapi.json (builds the function on first use)"
+  log "$api: GET $base/openapi.json"
   curl -fsS --retry 3 --retry-all-errors --max-time 900 "$base/openapi.json" -o "$out/openapi.json"
   log "$api: validating the served document"
   "$VENV/bin/openapi-spec-validator" "$out/openapi.json"
@@ -150,7 +172,7 @@ TOML
       --report junit --report-dir "$out" --no-color); then
     log "$api: contract holds ($((SECONDS - started))s)"
   else
-    log "$api: contract broken ($((SECONDS - started))s); reports in $out, function logs in $WORK/watch.log"
+    log "$api: contract broken ($((SECONDS - started))s); reports in $out, function logs in $WORK/functions.log"
     failed+=("$api")
   fi
   unset token

@@ -15,12 +15,15 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-step "cargo test (unit + integration)"
-cargo test --workspace --quiet
-step "contract tests of the HTTP APIs (served document valid, schemathesis through cargo lambda watch)"
-scripts/contract-test.sh
+# The release profile throughout (see Cargo.toml): the deploy build first, so that a
+# function that cannot be built for deployment fails early, then the tests and the
+# contract tests on the same compiled dependencies.
 step "release build of every deployed function (the deploy's profile, host target)"
 scripts/build-release.sh
+step "cargo test --release (unit + integration)"
+cargo test --workspace --release --quiet
+step "contract tests of the HTTP APIs (served document valid, schemathesis through cargo lambda watch)"
+scripts/contract-test.sh
 step "cfn-lint, sam validate --lint and the connection budget of infra/template.yaml"
 scripts/lint-infra.sh
 step "stack.sh selftest (a MariaDB it starts under skip-name-resolve accepts the URL's user)"

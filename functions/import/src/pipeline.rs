@@ -119,19 +119,11 @@ async fn attempt(
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let object_date = date_in_name(&source.key);
-    let (import_id, status) = ledger::register(pool, source, object_date).await?;
-    let mut report = ImportReport {
-        bucket: source.bucket.clone(),
-        key: source.key.clone(),
-        etag: source.etag.clone(),
-        import_id,
-        status: ImportStatus::AlreadyImported,
-        ..ImportReport::default()
-    };
-    if status == Status::Completed {
+    let (mut report, completed) = start_attempt(pool, source, object_date).await?;
+    if completed {
         return Ok(report);
     }
-    ledger::start_attempt(pool, import_id).await?;
+    let import_id = report.import_id;
     let mut tx = pool.begin().await?;
     store::strict_mode(&mut tx).await?;
     if ledger::lock(&mut tx, import_id).await? == Status::Completed {
@@ -224,8 +216,26 @@ pub async fn refuse_file(
     source: &Source,
     reason: String,
 ) -> Result<ImportReport, ImportError> {
-    let (import_id, status) = ledger::register(pool, source, date_in_name(&source.key)).await?;
-    let mut report = ImportReport {
+    let (mut report, completed) = start_attempt(pool, source, date_in_name(&source.key)).await?;
+    if completed {
+        return Ok(report);
+    }
+    report.status = ImportStatus::Failed;
+    report.error = Some(reason);
+    ledger::fail(pool, report.import_id, &report).await?;
+    Ok(report)
+}
+
+/// Registers `source` in the ledger and, unless its row is already `completed` (then
+/// `true`: nothing to do), counts an attempt. The report starts as "already imported"
+/// with the ledger id; an import overwrites the status.
+async fn start_attempt(
+    pool: &MySqlPool,
+    source: &Source,
+    object_date: Option<chrono::NaiveDate>,
+) -> Result<(ImportReport, bool), ImportError> {
+    let (import_id, status) = ledger::register(pool, source, object_date).await?;
+    let report = ImportReport {
         bucket: source.bucket.clone(),
         key: source.key.clone(),
         etag: source.etag.clone(),
@@ -233,14 +243,11 @@ pub async fn refuse_file(
         status: ImportStatus::AlreadyImported,
         ..ImportReport::default()
     };
-    if status == Status::Completed {
-        return Ok(report);
+    let completed = status == Status::Completed;
+    if !completed {
+        ledger::start_attempt(pool, import_id).await?;
     }
-    ledger::start_attempt(pool, import_id).await?;
-    report.status = ImportStatus::Failed;
-    report.error = Some(reason);
-    ledger::fail(pool, import_id, &report).await?;
-    Ok(report)
+    Ok((report, completed))
 }
 
 /// Puts the counts of both sides into `report` and decides whether the file completes.
