@@ -8,5 +8,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/bench-server.sh
-cargo build --release --quiet -p xtask
+cargo build --release --quiet --workspace --bin xtask
 target/release/xtask bench-cctv --counts "${BENCH_CCTV_COUNTS:-200000}"

@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/bench-server.sh
-cargo build --release --quiet -p xtask
+cargo build --release --quiet --workspace --bin xtask
 target/release/xtask bench-cleanup --events "${BENCH_EVENTS:-2000000}" --chunk-rows "${BENCH_CHUNK_ROWS:-2000}"

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/bench-server.sh
-cargo build --release --quiet -p xtask
+cargo build --release --quiet --workspace --bin xtask
 target/release/xtask bench-course-stats --events "${BENCH_EVENTS:-10000000}"

@@ -6,6 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/bench-server.sh
-cargo build --release --quiet -p import --bin import-local
-cargo build --release --quiet -p xtask
+cargo build --release --quiet --workspace --bin import-local --bin xtask
 target/release/xtask bench-import --statements "${BENCH_STATEMENTS:-1000000}"

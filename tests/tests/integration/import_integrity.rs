@@ -327,6 +327,61 @@ async fn json_deeper_than_the_server_stores_is_rejected_not_dropped_from_event_i
 }
 
 #[tokio::test]
+async fn json_at_the_documented_depth_limit_is_stored_and_one_level_more_is_rejected() {
+    // The documented boundary against the real server: an extension nested 29 levels is
+    // stored at depth 31 (the extensions object and the column's own level around it) and
+    // kept whole; 30 levels would be 32 and are rejected before the write.
+    let mut all: Vec<Value> = (0..40).map(statement).collect();
+    all[3]["context"]["extensions"]["http://example.org/deep"] = nested(29);
+    all[4]["context"]["extensions"]["http://example.org/deep"] = nested(30);
+    let db = TestDb::new().await;
+    let zip = support::zip_of(&[("2024-05-01.jsonl", lines(&all).as_slice())]);
+    let report = import_as(
+        &db.pool,
+        &settings(),
+        "uploads/2024-05-01.zip",
+        &zip,
+        received(1),
+    )
+    .await;
+    assert_eq!(report.rejected, 1, "{:?}", reasons(&report));
+    assert!(
+        reasons(&report)[0].contains("at most 31"),
+        "{:?}",
+        reasons(&report)
+    );
+    let depth: Option<i64> = sqlx::query_scalar(
+        "SELECT CAST(JSON_DEPTH(extensions) AS SIGNED) FROM event_info WHERE statement_id = ?",
+    )
+    .bind(all[3]["id"].as_str().expect("id"))
+    .fetch_optional(&db.pool)
+    .await
+    .expect("event_info");
+    let depth = depth.expect("the 29-level statement's event_info row is stored");
+    // JSON_DEPTH counts the innermost scalar as a level too: 31 levels of objects are 32.
+    assert_eq!(depth, 32, "stored at the documented depth");
+    let kept: String = sqlx::query_scalar(
+        "SELECT CAST(extensions AS CHAR) FROM event_info WHERE statement_id = ?",
+    )
+    .bind(all[3]["id"].as_str().expect("id"))
+    .fetch_one(&db.pool)
+    .await
+    .expect("event_info");
+    let kept: Value = serde_json::from_str(&kept).expect("JSON");
+    assert!(
+        kept.to_string().contains(&nested(29).to_string()),
+        "kept whole: {kept}"
+    );
+    let dropped: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM client_event WHERE statement_id = ?")
+            .bind(all[4]["id"].as_str().expect("id"))
+            .fetch_one(&db.pool)
+            .await
+            .expect("client_event");
+    assert_eq!(dropped, 0, "the rejected statement is in no table");
+}
+
+#[tokio::test]
 async fn an_entry_path_longer_than_its_column_rejects_its_statements() {
     let long = format!("{}/2024-05-01.jsonl", "d".repeat(600));
     let good = lines(&(0..20).map(statement).collect::<Vec<_>>());
