@@ -323,24 +323,35 @@ pub fn is_lock_conflict(error: &sqlx::Error) -> bool {
     )
 }
 
+/// `error` or an error in its `source()` chain is a lost lock conflict
+/// ([`is_lock_conflict`]): for work whose own error type wraps the sqlx error.
+pub fn is_lock_conflict_in(error: &(dyn StdError + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| (*e).source()).any(|e| {
+        e.downcast_ref::<sqlx::Error>()
+            .is_some_and(is_lock_conflict)
+    })
+}
+
 /// Runs `work` (one transaction) until it does not lose a lock conflict, at most `retries`
 /// times more, waiting a little longer before each retry; `on_retry` hears of each one.
+/// The work's error may be a sqlx error or any error wrapping one ([`is_lock_conflict_in`]).
 ///
 /// # Errors
 /// The work's error: any other error at once, a lock conflict after the retries.
-pub async fn retry_lock_conflicts<T, F, Fut>(
+pub async fn retry_lock_conflicts<T, E, F, Fut>(
     retries: u32,
-    mut on_retry: impl FnMut(&sqlx::Error),
+    mut on_retry: impl FnMut(&E),
     mut work: F,
-) -> Result<T, sqlx::Error>
+) -> Result<T, E>
 where
+    E: StdError + 'static,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, sqlx::Error>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let mut retried = 0;
     loop {
         match work().await {
-            Err(error) if is_lock_conflict(&error) && retried < retries => {
+            Err(error) if is_lock_conflict_in(&error) && retried < retries => {
                 retried += 1;
                 on_retry(&error);
                 tracing::warn!(attempt = retried, error = %error, "lost a lock conflict; retrying");

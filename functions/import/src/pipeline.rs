@@ -88,25 +88,12 @@ pub async fn import_file(
     path: &Path,
     received_at: DateTime<Utc>,
 ) -> Result<ImportReport, ImportError> {
-    let mut retried = 0;
-    loop {
-        match attempt(pool, settings, source, path, received_at).await {
-            Err(ImportError::Database(error))
-                if common::db::is_lock_conflict(&error) && retried < LOCK_CONFLICT_RETRIES =>
-            {
-                retried += 1;
-                tracing::warn!(
-                    key = %source.key,
-                    attempt = retried,
-                    error = %error,
-                    "the import's transaction lost a lock conflict; reading the file again"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(retried)))
-                    .await;
-            }
-            other => return other,
-        }
-    }
+    common::db::retry_lock_conflicts(
+        LOCK_CONFLICT_RETRIES,
+        |error| tracing::warn!(key = %source.key, error = %error, "reading the file again"),
+        || attempt(pool, settings, source, path, received_at),
+    )
+    .await
 }
 
 /// One try of [`import_file`]: one transaction.
