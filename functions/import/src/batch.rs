@@ -61,7 +61,7 @@ pub struct Batcher {
     capacity: usize,
     current: Batch,
     /// Dimension ids already in the current batch.
-    dimensions: HashSet<u64>,
+    dimensions: HashSet<u64, foldhash::fast::RandomState>,
 }
 
 impl Batcher {
@@ -69,7 +69,7 @@ impl Batcher {
         Self {
             capacity: capacity.max(1),
             current: Batch::default(),
-            dimensions: HashSet::new(),
+            dimensions: HashSet::default(),
         }
     }
 

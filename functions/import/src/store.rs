@@ -25,7 +25,13 @@ use std::{
     fmt::Write as _,
 };
 
-use chrono::{NaiveDate, NaiveDateTime};
+/// Maps and sets of ids and hashes the import builds per batch: SipHash's protection
+/// against chosen keys is not needed for ids this process derives, and it showed in the
+/// profile.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use sqlx::{Executor, MySqlConnection, Row};
 
 use crate::{
@@ -87,14 +93,14 @@ pub async fn strict_mode(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> 
 #[derive(Debug)]
 pub struct Writer {
     import_id: u64,
-    written_dimensions: HashSet<u64>,
+    written_dimensions: FastSet<u64>,
 }
 
 impl Writer {
     pub fn new(import_id: u64) -> Self {
         Self {
             import_id,
-            written_dimensions: HashSet::new(),
+            written_dimensions: FastSet::default(),
         }
     }
 
@@ -112,33 +118,40 @@ impl Writer {
         let firsts = first_copies(batch);
         self.lock_stored_dimensions(conn, &firsts).await?;
         let inserted_at_once = self.insert_if_all_new(conn, &firsts).await?;
-        let mut known = match inserted_at_once {
-            Some(_) => HashMap::new(),
+        let stored = match inserted_at_once {
+            Some(_) => FastMap::default(),
             None => self.stored_statements(conn, batch).await?,
         };
         let mut outcome = BatchOutcome::default();
         let mut new = Vec::with_capacity(batch.statements.len());
+        // The content of each id first seen new in this batch (borrowed: no copy per row).
+        let mut new_in_batch: FastMap<&str, [u8; 16]> =
+            FastMap::with_capacity_and_hasher(batch.statements.len(), Default::default());
         for statement in &batch.statements {
             let event = &statement.event;
-            match known.get(event.statement_id.as_str()) {
-                None => {
-                    known.insert(
-                        event.statement_id.clone(),
-                        Known {
-                            hash: Some(event.content_hash),
-                            this_file: true,
-                        },
-                    );
-                    new.push(statement);
-                }
-                Some(k) if k.hash.is_none_or(|h| h == event.content_hash) => {
-                    if k.this_file {
-                        outcome.duplicates_in_file += 1;
-                    } else {
-                        outcome.already_present += 1;
+            let id = event.statement_id.as_str();
+            let known = match new_in_batch.get(id) {
+                Some(hash) => Known {
+                    hash: Some(*hash),
+                    this_file: true,
+                },
+                None => match stored.get(id) {
+                    Some(k) => *k,
+                    None => {
+                        new_in_batch.insert(id, event.content_hash);
+                        new.push(statement);
+                        continue;
                     }
+                },
+            };
+            if known.hash.is_none_or(|h| h == event.content_hash) {
+                if known.this_file {
+                    outcome.duplicates_in_file += 1;
+                } else {
+                    outcome.already_present += 1;
                 }
-                Some(k) => outcome.conflicts.push(conflict(statement, k.this_file)),
+            } else {
+                outcome.conflicts.push(conflict(statement, known.this_file));
             }
         }
         outcome.inserted = match inserted_at_once {
@@ -206,13 +219,13 @@ impl Writer {
         &self,
         conn: &mut MySqlConnection,
         batch: &Batch,
-    ) -> Result<HashMap<String, Known>, sqlx::Error> {
-        let ids: HashSet<&str> = batch
+    ) -> Result<FastMap<String, Known>, sqlx::Error> {
+        let ids: FastSet<&str> = batch
             .statements
             .iter()
             .map(|s| s.event.statement_id.as_str())
             .collect();
-        let mut known = HashMap::with_capacity(ids.len());
+        let mut known = FastMap::with_capacity_and_hasher(ids.len(), Default::default());
         let ids: Vec<&str> = ids.into_iter().collect();
         for chunk in ids.chunks(MAX_IN_LIST) {
             let mut sql = SqlText::default();
@@ -257,7 +270,7 @@ impl Writer {
             self.written_dimensions.clear();
         }
         let mut by_table: [Vec<u64>; 4] = Default::default();
-        let mut seen = HashSet::new();
+        let mut seen = FastSet::default();
         for s in firsts {
             let e = &s.event;
             let ids = [
@@ -300,7 +313,7 @@ impl Writer {
         batch: &Batch,
         new: &[&StatementRows],
     ) -> Result<u64, sqlx::Error> {
-        let mut wanted = HashSet::new();
+        let mut wanted = FastSet::default();
         for s in new {
             let e = &s.event;
             wanted.extend([e.actor_id, e.action_id]);
@@ -499,7 +512,7 @@ fn event_values(t: &mut SqlText, import_id: u64, s: &StatementRows) {
 
 /// The first copy of each statement id in the batch, in order.
 fn first_copies(batch: &Batch) -> Vec<&StatementRows> {
-    let mut seen = HashSet::with_capacity(batch.statements.len());
+    let mut seen = FastSet::with_capacity_and_hasher(batch.statements.len(), Default::default());
     batch
         .statements
         .iter()
@@ -598,6 +611,25 @@ async fn insert<T>(
     Ok(added)
 }
 
+/// `YYYY-MM-DD` (validation keeps years within 1000..=9999).
+fn push_date(out: &mut String, date: NaiveDate) {
+    push_digits(out, u32::try_from(date.year()).unwrap_or(0), 4);
+    out.push('-');
+    push_digits(out, date.month(), 2);
+    out.push('-');
+    push_digits(out, date.day(), 2);
+}
+
+/// `value` in decimal, zero-padded to at least `width` digits.
+fn push_digits(out: &mut String, value: u32, width: usize) {
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(value);
+    for _ in digits.len()..width {
+        out.push('0');
+    }
+    out.push_str(digits);
+}
+
 /// A statement being written, one literal value at a time.
 #[derive(Debug, Default)]
 pub struct SqlText {
@@ -622,7 +654,7 @@ impl SqlText {
 
     fn u64(&mut self, value: u64) -> &mut Self {
         self.separator();
-        let _ = write!(self.sql, "{value}");
+        self.sql.push_str(itoa::Buffer::new().format(value));
         self
     }
 
@@ -637,7 +669,7 @@ impl SqlText {
         match value {
             Some(v) => {
                 self.separator();
-                let _ = write!(self.sql, "{v}");
+                self.sql.push_str(itoa::Buffer::new().format(v));
                 self
             }
             None => self.null(),
@@ -670,15 +702,30 @@ impl SqlText {
 
     fn date(&mut self, value: NaiveDate) -> &mut Self {
         self.separator();
-        let _ = write!(self.sql, "'{}'", value.format("%Y-%m-%d"));
+        self.sql.push('\'');
+        push_date(&mut self.sql, value);
+        self.sql.push('\'');
         self
     }
 
+    /// `'YYYY-MM-DD HH:MM:SS.mmm'`, written by hand: chrono's `format` parses its pattern
+    /// on every call, which the benchmark showed among the import's costs.
     fn datetime(&mut self, value: Option<NaiveDateTime>) -> &mut Self {
         match value {
             Some(v) => {
                 self.separator();
-                let _ = write!(self.sql, "'{}'", v.format("%Y-%m-%d %H:%M:%S%.3f"));
+                self.sql.push('\'');
+                push_date(&mut self.sql, v.date());
+                self.sql.push(' ');
+                push_digits(&mut self.sql, v.hour(), 2);
+                self.sql.push(':');
+                push_digits(&mut self.sql, v.minute(), 2);
+                self.sql.push(':');
+                push_digits(&mut self.sql, v.second(), 2);
+                self.sql.push('.');
+                // A leap second's nanoseconds exceed 10^9; validation refuses those.
+                push_digits(&mut self.sql, (v.nanosecond() / 1_000_000).min(999), 3);
+                self.sql.push('\'');
                 self
             }
             None => self.null(),
@@ -690,21 +737,20 @@ impl SqlText {
     /// are written as hex instead.
     fn text(&mut self, value: &str) -> &mut Self {
         self.separator();
-        if value.bytes().any(|b| b == b'\\' || b == 0) {
+        if memchr::memchr2(b'\\', 0, value.as_bytes()).is_some() {
             self.sql.push_str("_utf8mb4 X'");
-            for byte in value.bytes() {
-                let _ = write!(self.sql, "{byte:02X}");
-            }
+            self.hex(value.as_bytes());
             self.sql.push('\'');
         } else {
             self.sql.reserve(value.len() + 2);
             self.sql.push('\'');
-            for c in value.chars() {
-                if c == '\'' {
-                    self.sql.push('\'');
-                }
-                self.sql.push(c);
+            let mut rest = value;
+            while let Some(quote) = memchr::memchr(b'\'', rest.as_bytes()) {
+                self.sql.push_str(&rest[..=quote]);
+                self.sql.push('\'');
+                rest = &rest[quote + 1..];
             }
+            self.sql.push_str(rest);
             self.sql.push('\'');
         }
         self
@@ -714,11 +760,18 @@ impl SqlText {
     fn bytes(&mut self, value: &[u8]) -> &mut Self {
         self.separator();
         self.sql.push_str("X'");
-        for byte in value {
-            let _ = write!(self.sql, "{byte:02X}");
-        }
+        self.hex(value);
         self.sql.push('\'');
         self
+    }
+
+    fn hex(&mut self, value: &[u8]) {
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        self.sql.reserve(value.len() * 2);
+        for byte in value {
+            self.sql.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            self.sql.push(char::from(DIGITS[usize::from(byte & 0x0F)]));
+        }
     }
 
     fn opt_text(&mut self, value: Option<&str>) -> &mut Self {

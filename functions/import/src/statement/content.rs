@@ -5,6 +5,8 @@
 //! sorted by their UTF-8 bytes at every level, no whitespace, strings escaped minimally,
 //! numbers as `serde_json` prints them.
 
+use std::fmt::Write as _;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use common::instant::format_utc;
 use serde_json::{Map, Value};
@@ -34,12 +36,19 @@ pub(super) fn content_hash(
     if let Some(t) = &timestamp {
         entries.push(("timestamp", t));
     }
-    let mut canonical = String::new();
-    write_object(entries, &mut canonical);
-    let digest = Sha256::digest(canonical.as_bytes());
-    let mut hash = [0u8; 16];
-    hash.copy_from_slice(&digest[..16]);
-    hash
+    // One buffer per thread, reused: the canonical form is only hashed, never kept.
+    CANONICAL.with_borrow_mut(|canonical| {
+        canonical.clear();
+        write_entries(entries, canonical);
+        let digest = Sha256::digest(canonical.as_bytes());
+        let mut hash = [0u8; 16];
+        hash.copy_from_slice(&digest[..16]);
+        hash
+    })
+}
+
+thread_local! {
+    static CANONICAL: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// The id of a statement without one: UUID v5 over its content hash and, only when it has
@@ -58,7 +67,7 @@ pub(super) fn derived_id(content_hash: &[u8; 16], undated_log_date: Option<Naive
 
 fn write_canonical(value: &Value, out: &mut String) {
     match value {
-        Value::Object(map) => write_object(map.iter().map(|(k, v)| (k.as_str(), v)).collect(), out),
+        Value::Object(map) => write_map(map, out),
         Value::Array(items) => {
             out.push('[');
             for (index, item) in items.iter().enumerate() {
@@ -72,12 +81,37 @@ fn write_canonical(value: &Value, out: &mut String) {
         Value::String(s) => write_string(s, out),
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+    }
+}
+
+/// An object with its keys sorted. serde_json's map iterates in key order unless some
+/// crate in the build switches on `preserve_order`; only then are the entries sorted here.
+fn write_map(map: &Map<String, Value>, out: &mut String) {
+    let sorted = map
+        .keys()
+        .zip(map.keys().skip(1))
+        .all(|(a, b)| a.as_bytes() < b.as_bytes());
+    if sorted {
+        out.push('{');
+        for (index, (key, value)) in map.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            write_string(key, out);
+            out.push(':');
+            write_canonical(value, out);
+        }
+        out.push('}');
+    } else {
+        write_entries(map.iter().map(|(k, v)| (k.as_str(), v)).collect(), out);
     }
 }
 
 /// An object with its keys sorted (byte order, which is code point order).
-fn write_object(mut entries: Vec<(&str, &Value)>, out: &mut String) {
+fn write_entries(mut entries: Vec<(&str, &Value)>, out: &mut String) {
     entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
     out.push('{');
     for (index, (key, value)) in entries.into_iter().enumerate() {
@@ -91,17 +125,27 @@ fn write_object(mut entries: Vec<(&str, &Value)>, out: &mut String) {
     out.push('}');
 }
 
-/// A JSON string: `"` and `\` escaped, control characters as `\u00XX`, the rest as is.
+/// A JSON string: `"` and `\` escaped, control characters as `\u00XX`, the rest as is
+/// (copied in runs between the characters that need escaping).
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
+    let mut run_start = 0;
+    for (index, byte) in s.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x00..=0x1F => "",
+            _ => continue,
+        };
+        out.push_str(&s[run_start..index]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
         }
+        run_start = index + 1;
     }
+    out.push_str(&s[run_start..]);
     out.push('"');
 }
 
