@@ -23,9 +23,12 @@
 //!   failures, bounded concurrency, one summary line) and a batching producer.
 //! - [`job`]: the scheduled-job kit: typed payloads, the invocation's [`job::Deadline`],
 //!   one summary line per run.
+//! - `ads` (feature `ads`): the ad counters' hit event, visitor sketches, hours and figures.
 //! - `http` (feature `http`): the JSON envelope, API errors, bearer-token authentication and
 //!   the Lambda adapter shared by the HTTP API functions.
 
+#[cfg(feature = "ads")]
+pub mod ads;
 pub mod aws;
 pub mod business_time;
 pub mod config;

@@ -20,6 +20,9 @@
 //! after the first failure the rest of the batch is reported failed unprocessed, which is
 //! what keeps a group's order.
 //!
+//! [`handle_whole_batch`] is the variant for consumers that fold a whole batch in one
+//! transaction: messages are parsed one by one (a bad one fails alone), then folded together.
+//!
 //! # Producing: [`Producer`]
 //! `SendMessageBatch` in groups of at most ten entries and at most [`MAX_MESSAGE_BYTES`] per
 //! request, every message checked against the size limit before anything is sent, and the
@@ -167,8 +170,84 @@ where
         duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "sqs batch done"
     );
+    failures(failed)
+}
+
+/// Runs a consumer that folds a whole batch in one unit of work (one transaction), as the ad
+/// counters do: `parse` reads each message on its own, so a malformed one is reported failed
+/// alone (it reaches the dead-letter queue after `maxReceiveCount` receives) while the rest
+/// is folded; `fold` then gets every parsed message with its id, and when it fails every one
+/// of them is reported for redelivery. The same summary line as [`handle_batch`] ends it.
+/// Standard queues only: a FIFO batch would need the per-message order [`handle_batch`]
+/// keeps.
+pub async fn handle_whole_batch<T, P, F, Fut>(
+    event: SqsEvent,
+    parse: P,
+    fold: F,
+) -> SqsBatchResponse
+where
+    P: Fn(&SqsMessage) -> Result<T, MessageError>,
+    F: FnOnce(Vec<T>) -> Fut,
+    Fut: Future<Output = Result<(), MessageError>>,
+{
+    let started = Instant::now();
+    let mut summary = BatchSummary {
+        received: event.records.len(),
+        ..BatchSummary::default()
+    };
+    let mut failed = Vec::new();
+    let mut parsed = Vec::with_capacity(event.records.len());
+    let mut parsed_ids = Vec::with_capacity(event.records.len());
+    for message in &event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        match parse(message) {
+            Ok(item) => {
+                parsed.push(item);
+                parsed_ids.push(id);
+            }
+            Err(error) => {
+                match &error {
+                    MessageError::Permanent(_) => summary.failed_permanent += 1,
+                    MessageError::Retryable(_) => summary.failed_retryable += 1,
+                }
+                tracing::error!(message_id = %id, kind = error.kind(), error = %error, "message failed");
+                failed.push(id);
+            }
+        }
+    }
+    if !parsed.is_empty() {
+        match fold(parsed).await {
+            Ok(()) => summary.succeeded = parsed_ids.len(),
+            Err(error) => {
+                match &error {
+                    MessageError::Permanent(_) => summary.failed_permanent += parsed_ids.len(),
+                    MessageError::Retryable(_) => summary.failed_retryable += parsed_ids.len(),
+                }
+                tracing::error!(messages = parsed_ids.len(), kind = error.kind(), error = %error, "batch failed");
+                failed.extend(parsed_ids);
+            }
+        }
+    }
+    crate::metrics::count(
+        "messages_failed",
+        u64::try_from(failed.len()).unwrap_or(u64::MAX),
+    );
+    tracing::info!(
+        received = summary.received,
+        succeeded = summary.succeeded,
+        failed_permanent = summary.failed_permanent,
+        failed_retryable = summary.failed_retryable,
+        skipped = 0,
+        fifo = false,
+        duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "sqs batch done"
+    );
+    failures(failed)
+}
+
+fn failures(ids: Vec<String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failed
+    response.batch_item_failures = ids
         .into_iter()
         .map(|id| {
             let mut failure = BatchItemFailure::default();

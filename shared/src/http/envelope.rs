@@ -90,6 +90,9 @@ pub enum ApiError {
     /// 413: the body is larger than the route accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// 503: a dependency (the queue) cannot take the request now; the client may retry.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: logged with its cause, answered generically.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -114,6 +117,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -125,6 +125,32 @@ where
     }
 }
 
+/// A body that is a form or JSON, by its `Content-Type`: the source systems' admin APIs took
+/// forms, and JSON clients are served too. A form is read as [`ApiForm`] reads it; any
+/// other body as [`ApiJson`] (which refuses a missing or different JSON media type).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if is_form(req.headers()) {
+            ApiForm::<T>::from_request(req, state)
+                .await
+                .map(|ApiForm(v)| Self(v))
+        } else {
+            ApiJson::<T>::from_request(req, state)
+                .await
+                .map(|ApiJson(v)| Self(v))
+        }
+    }
+}
+
 /// Query-string parameters.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiQuery<T>(pub T);

@@ -31,7 +31,7 @@ pub mod extract;
 pub mod paging;
 
 pub use envelope::{ApiError, ApiResult, Envelope, ErrorEnvelope, FieldError, SUCCESS, ok};
-pub use extract::{ApiForm, ApiJson, ApiPath, ApiQuery};
+pub use extract::{ApiBody, ApiForm, ApiJson, ApiPath, ApiQuery};
 pub use paging::{Page, PageRules, PageStyle, Paged};
 
 use axum::{

@@ -4,6 +4,7 @@
 //! Run them with `make test`, which starts the stack. Every test gets its own database
 //! (dropped afterwards) and its own bucket, so tests run in parallel.
 
+mod ads;
 mod api_tokens;
 mod cctv_api;
 mod cctv_rollups;
