@@ -1,6 +1,6 @@
 # The two quick-start commands are `make demo` and `make test`; both set up what is
 # missing (Debian packages, the project virtualenv from PyPI, the local stack).
-.PHONY: demo test bench-import bench-course-stats bench-cleanup bench-cctv lint stack-up stack-down
+.PHONY: demo test bench-ads bench-import bench-course-stats bench-cleanup bench-cctv lint stack-up stack-down
 
 demo:
 	scripts/demo.sh
@@ -16,6 +16,9 @@ bench-cleanup:
 
 bench-cctv:
 	scripts/bench-cctv.sh
+
+bench-ads:
+	scripts/bench-ads.sh
 
 bench-import:
 	scripts/bench-import.sh

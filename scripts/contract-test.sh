@@ -31,6 +31,7 @@ mkdir -p "$WORK"
 # API name -> the scopes of the fuzzer's token (every scope the API checks).
 declare -A APIS=(
   [cctv-api]="cctv:write cctv:read"
+  [ad-api]="ads:admin"
 )
 SELECTED=${CONTRACT_APIS:-${!APIS[*]}}
 PORT=${CONTRACT_PORT:-9010}
@@ -78,8 +79,10 @@ db_sql() {
   MYSQL_PWD=$(db_part pass) mariadb --protocol=TCP -h "$(db_part host)" -P "$(db_part port)" \
     -u "$(db_part user)" -e "$1"
 }
+# moto too: ad-api sends its hits to an SQS queue.
 if ! command -v mariadb >/dev/null || ! db_sql 'SELECT 1' >/dev/null 2>&1 \
-  || [ ! -x .venv/bin/cargo-lambda ]; then
+  || [ ! -x .venv/bin/cargo-lambda ] \
+  || ! curl -fsS -o /dev/null "http://127.0.0.1:${MOTO_PORT:-4566}/moto-api/" 2>/dev/null; then
   scripts/stack.sh up
   STARTED_STACK=1
 fi
@@ -116,6 +119,16 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 # Each function polls the runtime API under its own name, as watch would start it.
+# ad-api's hits go to a queue of its own on moto; its visitor salt is made for the run.
+AD_COUNTER_QUEUE_URL=$("$ROOT/.venv/bin/python" - <<PY
+import boto3
+sqs = boto3.client("sqs", endpoint_url="$AWS_ENDPOINT_URL", region_name="us-east-1",
+                   aws_access_key_id="test", aws_secret_access_key="test")
+print(sqs.create_queue(QueueName="contract-ad-hits-$$")["QueueUrl"])
+PY
+)
+AD_VISITOR_SALT=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+export AD_COUNTER_QUEUE_URL AD_VISITOR_SALT
 : >"$WORK/functions.log"
 for function in migrate $SELECTED; do
   # Token look-ups are not cached here: every request checks the database, as after a TTL.

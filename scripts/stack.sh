@@ -5,6 +5,8 @@
 #   scripts/stack.sh up      start what is missing (idempotent)
 #   scripts/stack.sh down    stop what `up` started (idempotent)
 #   scripts/stack.sh env     print the environment the functions need, as shell exports
+#   scripts/stack.sh redis   start Redis when none answers (only the ad benchmark's
+#                            baseline uses it: the seed's INCR per hit)
 #   scripts/stack.sh selftest   start a throw-away MariaDB as `up` would (free port,
 #                               skip-name-resolve), check the URL's user can log in, stop it
 #
@@ -139,6 +141,21 @@ moto_up() {
   log "moto started on port $MOTO_PORT (pid $(cat "$STACK/moto-$MOTO_PORT.pid"))"
 }
 
+redis_answers() { (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && read -r -t 2 reply <&3 && [[ $reply == +PONG* ]]) 2>/dev/null; }
+
+redis_up() {
+  if redis_answers; then
+    log "redis answers on port 6379"
+    return
+  fi
+  command -v redis-server >/dev/null || apt_install redis-server
+  redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$STACK/redis.pid" --logfile "$STACK/redis.log"
+  for _ in $(seq 1 40); do redis_answers && break; sleep 0.25; done
+  redis_answers || { log "redis did not come up; see $STACK/redis.log"; exit 1; }
+  log "redis started on port 6379"
+}
+
 stop_pidfile() {
   local file=$1
   [ -f "$file" ] || return 0
@@ -169,8 +186,10 @@ case "${1:-}" in
     stop_pidfile "$STACK/moto-$MOTO_PORT.pid"
     stop_pidfile "$STACK/mariadb-$DB_PORT.pid"
     stop_pidfile "$STACK/mariadb.pid" # written by earlier versions of this script
+    stop_pidfile "$STACK/redis.pid"
     log "stopped what this script started" ;;
   env) print_env ;;
   selftest) selftest ;;
-  *) echo "usage: $0 up|down|env|selftest" >&2; exit 2 ;;
+  redis) redis_up ;;
+  *) echo "usage: $0 up|down|env|redis|selftest" >&2; exit 2 ;;
 esac

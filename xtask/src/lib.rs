@@ -6,9 +6,11 @@
 //! - [`bench_course_stats`]: one month of course stats next to the original SQL.
 //! - [`bench_cleanup`]: the chunked cleanup next to unchunked DELETEs, with a writer alongside.
 //! - [`bench_cctv`]: the CCTV ingest and rollups next to the original's trigger and events.
+//! - [`bench_ads`]: the ad-counter worker next to per-event upserts and the seed's Redis INCR.
 //! - [`bench_db`]: the server from `DATABASE_URL` and a fresh database per benchmark.
 
 pub mod bench;
+pub mod bench_ads;
 pub mod bench_cctv;
 pub mod bench_cleanup;
 pub mod bench_course_stats;

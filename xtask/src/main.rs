@@ -60,6 +60,20 @@ enum Task {
         #[arg(long, default_value_t = 2_000)]
         chunk_rows: u32,
     },
+    /// Benchmark the ad-counter worker against per-event upserts and Redis INCR (needs DATABASE_URL).
+    BenchAds {
+        /// Hit events folded (200 styles, 100,000 visitors, 5 % redelivered, batches of 10,000).
+        #[arg(long, env = "BENCH_ADS_EVENTS", default_value_t = 1_000_000)]
+        events: usize,
+        /// Events through the naive one-upsert-per-event path.
+        #[arg(long, env = "BENCH_ADS_NAIVE_EVENTS", default_value_t = 100_000)]
+        naive_events: usize,
+        /// Events through the seed's Redis INCR path.
+        #[arg(long, env = "BENCH_ADS_REDIS_EVENTS", default_value_t = 1_000_000)]
+        redis_events: usize,
+        #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/")]
+        redis_url: String,
+    },
     /// Benchmark the CCTV ingest and rollups against the original trigger and events (needs DATABASE_URL).
     BenchCctv {
         /// Counts posted to the ingest (10 cameras, 5-minute intervals, batches of 500).
@@ -144,6 +158,25 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             let f = runtime.block_on(xtask::bench_cleanup::run(&server, events, chunk_rows))?;
             print_cleanup_figures(&f);
+        }
+        Task::BenchAds {
+            events,
+            naive_events,
+            redis_events,
+            redis_url,
+        } => {
+            let (server, _) = server_from_env(8)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+            let f = runtime.block_on(xtask::bench_ads::run(
+                &server,
+                events,
+                naive_events,
+                redis_events,
+                &redis_url,
+                endpoint.as_deref(),
+            ))?;
+            xtask::bench_ads::print(&f);
         }
         Task::BenchCctv {
             counts,

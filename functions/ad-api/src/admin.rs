@@ -1050,6 +1050,8 @@ mod tests {
         assert!(url("u", "ftp://x.org/a").is_err());
         assert!(url("u", "https://").is_err());
         assert!(url("u", "https://x.org/a b").is_err());
+        assert!(url("u", "https://x.org/café").is_err());
+        assert!(url("u", "https://x.org/caf%C3%A9").is_ok());
     }
 
     #[test]

@@ -48,7 +48,7 @@ const IDS_PER_STATEMENT: usize = 5000;
 const IDS_PER_LOOKUP: usize = 500;
 
 /// Transactions tried per batch before the batch is handed back to SQS.
-const ATTEMPTS: u32 = 5;
+const ATTEMPTS: u32 = 8;
 
 /// MySQL's duplicate-key error.
 const ER_DUP_ENTRY: u16 = 1062;
@@ -199,27 +199,35 @@ pub async fn fold(
     let in_batch_duplicates = received - events.len();
     for attempt in 1..=ATTEMPTS {
         let shard = rand::random_range(0..settings.shards.max(1));
-        let mut tx = pool.begin().await?;
-        match fold_once(&mut tx, &events, shard, settings.zone).await {
+        let mut conn = pool.acquire().await?;
+        // READ COMMITTED: exactly-once rests on the ledger's primary key alone, and without
+        // REPEATABLE READ's gap locks parallel workers inserting neighbouring ids do not
+        // block (or deadlock) one another.
+        conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let error = match fold_once(&mut tx, &events, shard, settings.zone).await {
             Ok(mut outcome) => match tx.commit().await {
                 Ok(()) => {
                     outcome.duplicates += in_batch_duplicates;
                     outcome.attempts = attempt;
                     return Ok(outcome);
                 }
-                Err(e) if is_retryable(&e) => {}
+                Err(e) if is_retryable(&e) => e,
                 Err(e) => return Err(e.into()),
             },
             Err(e) if is_retryable(&e) => {
                 let _ = tx.rollback().await;
+                e
             }
             Err(e) => return Err(e.into()),
-        }
-        tracing::warn!(
-            attempt,
-            "batch lost a lock conflict or a duplicate race; retrying"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt))).await;
+        };
+        tracing::warn!(attempt, %error, "batch lost a lock conflict or a duplicate race; retrying");
+        let jitter = rand::random_range(0..50);
+        tokio::time::sleep(std::time::Duration::from_millis(
+            25 * u64::from(attempt) + jitter,
+        ))
+        .await;
     }
     Err(FoldError::Contended(ATTEMPTS))
 }
@@ -323,27 +331,34 @@ async fn fold_once(
 }
 
 /// Records the events' ids in the ledger and answers the events not seen before.
+///
+/// A duplicate-key error undoes only its statement: the ids that are now known (committed
+/// by an earlier batch, or by a parallel worker this statement waited for) are read and
+/// the rest inserted again. Each round can only fail on an id committed since the last
+/// look-up, so the rounds end; a bounded number of them keeps a pathological race from
+/// spinning (the transaction is then retried whole).
 async fn record_new<'e>(
     conn: &mut MySqlConnection,
     events: &'e [HitEvent],
 ) -> Result<Vec<&'e HitEvent>, sqlx::Error> {
+    const ROUNDS: usize = 16;
     let mut new = Vec::with_capacity(events.len());
     for chunk in events.chunks(IDS_PER_STATEMENT) {
-        match conn.execute(insert_ids(chunk.iter())).await {
-            Ok(_) => new.extend(chunk),
-            Err(e) if mysql_error_number(&e) == Some(ER_DUP_ENTRY) => {
-                let known = known_ids(conn, chunk).await?;
-                let unseen: Vec<&HitEvent> =
-                    chunk.iter().filter(|e| !known.contains(&e.id)).collect();
-                if !unseen.is_empty() {
-                    // A duplicate now is an id committed since the look-up: the caller
-                    // retries the whole transaction.
-                    conn.execute(insert_ids(unseen.iter().copied())).await?;
+        let mut pending: Vec<&HitEvent> = chunk.iter().collect();
+        for round in 1..=ROUNDS {
+            match conn.execute(insert_ids(pending.iter().copied())).await {
+                Ok(_) => break,
+                Err(e) if mysql_error_number(&e) == Some(ER_DUP_ENTRY) && round < ROUNDS => {
+                    let known = known_ids(conn, &pending).await?;
+                    pending.retain(|e| !known.contains(&e.id));
+                    if pending.is_empty() {
+                        break;
+                    }
                 }
-                new.extend(unseen);
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
+        new.extend(pending);
     }
     Ok(new)
 }
@@ -364,7 +379,7 @@ fn insert_ids<'e>(events: impl Iterator<Item = &'e HitEvent>) -> sqlx::RawSql {
 
 async fn known_ids(
     conn: &mut MySqlConnection,
-    events: &[HitEvent],
+    events: &[&HitEvent],
 ) -> Result<BTreeSet<uuid::Uuid>, sqlx::Error> {
     let mut known = BTreeSet::new();
     for chunk in events.chunks(IDS_PER_LOOKUP) {
