@@ -12,6 +12,10 @@
 #      a week of 5-minute counts of 3 cameras, a 401 and a 400, `cargo lambda invoke
 #      cctv-rollups` (twice: the catch-up is idempotent), spikes flagged as outliers against
 #      the new stats, and a re-post of the spikes that changes nothing.
+#   9. Ad counters (ad-api over the same endpoint): an admin token, a group, an image and two
+#      styles, the live ads, a few thousand shows and clicks, ad-counter-worker invoked on
+#      what the queue holds (and again on one batch: nothing counts twice), ad-archive,
+#      and the hour table and the day's CTR and unique visitors.
 # Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +50,13 @@ mariadb --protocol=TCP -h 127.0.0.1 -u root -e 'DROP DATABASE IF EXISTS learning
   CREATE DATABASE learning_demo CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
 
 say "building the functions and the generator"
-cargo build --quiet -p import -p migrate -p course-stats -p cleanup -p cctv-api -p cctv-rollups -p platform-tools -p xtask
+cargo build --quiet -p import -p migrate -p course-stats -p cleanup -p cctv-api -p cctv-rollups -p ad-api -p ad-counter-worker -p ad-archive -p platform-tools -p xtask
+
+# ad-api sends its hits to a queue on moto; its visitor salt is made for the run (watch
+# hands this environment to the functions it starts).
+AD_COUNTER_QUEUE_URL=$(.venv/bin/python scripts/lib/ads-demo.py queue "demo-ad-hits-$$")
+AD_VISITOR_SALT=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+export AD_COUNTER_QUEUE_URL AD_VISITOR_SALT
 
 LOG_DATE=$(TZ=Asia/Taipei date -d yesterday +%F)
 ZIP=$DEMO/$LOG_DATE.zip
@@ -217,5 +227,46 @@ say "cctv: the same spikes again: unchanged, no duplicate"
 ok POST /cctv/counts "${JSON[@]}" --data-binary @"$CCTV/spike.json" | counts post
 printf 'GET /cctv/counts?from=%s&to=%s: ' "$TODAY" "$TODAY"
 ok GET "/cctv/counts?from=$TODAY&to=$TODAY" | counts page
+unset CCTV_TOKEN
+
+# --- Ad counters (issue 11): ad-api, ad-counter-worker, ad-archive
+ADS=$DEMO/ads
+rm -rf "$ADS"; mkdir -p "$ADS"
+API=http://127.0.0.1:9000/lambda-url/ad-api
+ads() { .venv/bin/python scripts/lib/ads-demo.py "$@"; }
+say "ads: api-token mint --name demo-ads --scope ads:admin --expires-in 1d"
+CCTV_TOKEN=$(cargo run -q -p platform-tools --bin api-token -- mint --name demo-ads --scope ads:admin --expires-in 1d --quiet)
+[[ $CCTV_TOKEN == dp_* ]] || { echo "api-token mint printed no token" >&2; exit 1; }
+say "ads: POST /v1/advert/group (a form, as the seed's admin page), an image and two styles (JSON)"
+GROUP=$(ok POST /v1/advert/group --data 'group=spring-sale&note=April banners' | tee /dev/stderr | jq -e .data.id)
+IMAGE=$(ok POST /v1/advert/image "${JSON[@]}" --data "{\"image_name\": \"spring\", \"image_url\": \"https://cdn.example.com/spring.png\", \"group_id\": $GROUP}" | jq -e .data.id)
+for link in spring mobile; do
+  ok POST /v1/advert/style "${JSON[@]}" --data "{\"system\": \"shop\", \"image_id\": $IMAGE, \"link_url\": \"https://shop.example.com/$link\", \"weight\": 5}" >/dev/null
+done
+expect 409 api POST /v1/advert/group --data 'group=spring-sale'
+say "ads: GET /v1/oper/ad_style?system=shop (public)"
+curl -sS -D "$ADS/headers" "$API/v1/oper/ad_style?system=shop" | tee "$ADS/styles.json" | jq -c '.data[] | {style_id, link_url, show_code, click_code}'
+grep -i '^cache-control' "$ADS/headers"
+jq -e '.data | length == 2' "$ADS/styles.json" >/dev/null
+say "ads: 2,000 shows and 100 clicks of two ads by 300 visitors (curl, 8 in parallel)"
+for i in 0 1; do
+  ads hits "$ADS/hits-$i.curl" "$(jq -r ".data[$i].show_code" "$ADS/styles.json")" "$(jq -r ".data[$i].click_code" "$ADS/styles.json")" 1000
+  curl -sS --fail --parallel --parallel-max 8 -K "$ADS/hits-$i.curl"
+done
+expect 404 curl -sS "$API/v1/oper/show?code=no-such-code"
+say "ads: cargo lambda invoke ad-counter-worker on what the queue holds"
+mapfile -t AD_BATCHES < <(ads drain "$AD_COUNTER_QUEUE_URL" "$ADS")
+for batch in "${AD_BATCHES[@]}"; do invoke ad-counter-worker --data-file "$batch"; echo; done | ads failures
+say "ads: the first batch again (a redelivery): nothing counts twice"
+invoke ad-counter-worker --data-file "${AD_BATCHES[0]}" | ads failures
+say "ads: cargo lambda invoke ad-archive (catch-up through yesterday; today stays live)"
+invoke_expect '.complete == true' ad-archive --data-file events/ad-archive/scheduled.json
+AD_TODAY=$(TZ=Asia/Shanghai date +%F)
+say "ads: GET /v1/advert/hour?date=$AD_TODAY"
+ok GET "/v1/advert/hour?date=$AD_TODAY" | ads hours
+say "ads: GET /v1/advert/day?from=$AD_TODAY&to=$AD_TODAY (live from the hourly counts)"
+ok GET "/v1/advert/day?from=$AD_TODAY&to=$AD_TODAY" | tee "$ADS/day.json" | ads day
+jq -e '[.data[].shows] | add == 2000' "$ADS/day.json" >/dev/null || { echo "expected 2000 shows" >&2; exit 1; }
+jq -e '[.data[].clicks] | add == 100' "$ADS/day.json" >/dev/null || { echo "expected 100 clicks" >&2; exit 1; }
 unset CCTV_TOKEN
 say "demo done (function logs: $DEMO/watch.log)"

@@ -140,6 +140,7 @@ pub async fn run(
         shards: 4,
         zone: chrono_tz::Asia::Shanghai,
         ledger_days: 15,
+        click_block_ms: 0,
     };
     let mut figures = AdsFigures {
         events,

@@ -94,13 +94,12 @@ fn url(field: &str, value: &str) -> Result<String, ApiError> {
         .or_else(|| value.strip_prefix("http://"))
         .ok_or_else(|| ApiError::invalid(field, "must be an http:// or https:// URL"))?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if host.is_empty()
-        || value.len() > 2048
-        || value.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    // Printable ASCII only (other characters percent-encoded): the link becomes the click
+    // redirect's Location header, which cannot carry anything else.
+    if host.is_empty() || value.len() > 2048 || !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::invalid(
             field,
-            "must be an absolute http(s) URL with a host, at most 2048 characters, without spaces",
+            "must be an absolute http(s) URL with a host, at most 2048 printable ASCII characters (percent-encode the rest)",
         ));
     }
     Ok(value.to_owned())

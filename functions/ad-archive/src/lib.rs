@@ -255,6 +255,12 @@ pub async fn prune_event_ledger(
 ) -> Result<u64, sqlx::Error> {
     let cutoff = (now - TimeDelta::days(i64::from(ledger_days))).timestamp_millis();
     let bound = first_v7_id_at(cutoff);
+    // The click-block window is at most a day: older last clicks block nothing.
+    let day_ago = (now - TimeDelta::days(1)).timestamp_millis();
+    sqlx::query("DELETE FROM ad_click_last WHERE last_click_ms < ?")
+        .bind(day_ago)
+        .execute(pool)
+        .await?;
     let mut pruned = 0;
     loop {
         let deleted = sqlx::query("DELETE FROM ad_event_seen WHERE event_id < ? LIMIT ?")

@@ -14,7 +14,10 @@
 //!    deadlock on them, on one of `AD_COUNTER_SHARDS` shard rows picked per transaction so
 //!    they rarely wait on one another either.
 //! 3. Their visitors go into one new sketch row per (style, hour) (an append: no worker
-//!    reads and rewrites a shared sketch).
+//!    reads and rewrites a shared sketch). With `AD_CLICK_BLOCK_SECS` set, a click within
+//!    that window of a counted click by the same visitor on the same style is not counted
+//!    (Revive Adserver's click blocking); the last counted click per (style, visitor) lives
+//!    in `ad_click_last`.
 //! 4. A local day before today that the batch touched is taken out of the archive's
 //!    ledger, so the next archive run redoes it with the late events.
 //!
@@ -62,6 +65,9 @@ pub struct FoldSettings {
     pub zone: Tz,
     /// How long the duplicate ledger keeps an id; older events are refused.
     pub ledger_days: u32,
+    /// A visitor's further clicks on one ad within this many milliseconds of a counted
+    /// one are not counted (0: every click counts).
+    pub click_block_ms: i64,
 }
 
 impl Default for FoldSettings {
@@ -70,13 +76,14 @@ impl Default for FoldSettings {
             shards: 4,
             zone: chrono_tz::Asia::Shanghai,
             ledger_days: ads::DEFAULT_LEDGER_DAYS,
+            click_block_ms: 0,
         }
     }
 }
 
 impl FoldSettings {
     /// `AD_COUNTER_SHARDS` (1–64, default 4), `AD_TIME_ZONE`, `AD_EVENT_LEDGER_DAYS`
-    /// (15–90, default 15).
+    /// (15–90, default 15), `AD_CLICK_BLOCK_SECS` (0–86400, default 0: off).
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming the variable.
@@ -89,10 +96,19 @@ impl FoldSettings {
                 reason: "must be 1 to 64".into(),
             });
         }
+        let block: i64 = env_or("AD_CLICK_BLOCK_SECS", 0)?;
+        if !(0..=86_400).contains(&block) {
+            return Err(ConfigError::Invalid {
+                name: "AD_CLICK_BLOCK_SECS",
+                value: block.to_string(),
+                reason: "must be 0 (off) to 86400".into(),
+            });
+        }
         Ok(Self {
             shards,
             zone: ads::time_zone_from_env()?,
             ledger_days: ads::ledger_days_from_env()?,
+            click_block_ms: block * 1000,
         })
     }
 }
@@ -110,6 +126,8 @@ pub struct FoldOutcome {
     pub cells: usize,
     /// Archived days reopened by late events.
     pub days_reopened: u64,
+    /// Clicks not counted: within the click-block window of a counted one.
+    pub clicks_blocked: usize,
     /// Transactions needed (1 unless a lock conflict or a racing duplicate retried it).
     pub attempts: u32,
 }
@@ -145,6 +163,7 @@ pub async fn handle(
                 cells = outcome.cells,
                 days_reopened = outcome.days_reopened,
                 attempts = outcome.attempts,
+                clicks_blocked = outcome.clicks_blocked,
                 "batch folded"
             );
             common::metrics::count("events_counted", outcome.counted as u64);
@@ -206,7 +225,7 @@ pub async fn fold(
         conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             .await?;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let error = match fold_once(&mut tx, &events, shard, settings.zone).await {
+        let error = match fold_once(&mut tx, &events, shard, settings).await {
             Ok(mut outcome) => match tx.commit().await {
                 Ok(()) => {
                     outcome.duplicates += in_batch_duplicates;
@@ -249,12 +268,19 @@ async fn fold_once(
     conn: &mut MySqlConnection,
     events: &[HitEvent],
     shard: u8,
-    zone: Tz,
+    settings: &FoldSettings,
 ) -> Result<FoldOutcome, sqlx::Error> {
+    let zone = settings.zone;
     let new = record_new(conn, events).await?;
+    let blocked = if settings.click_block_ms > 0 {
+        blocked_clicks(conn, &new, settings.click_block_ms).await?
+    } else {
+        BTreeSet::new()
+    };
     let mut outcome = FoldOutcome {
-        counted: new.len(),
+        counted: new.len() - blocked.len(),
         duplicates: events.len() - new.len(),
+        clicks_blocked: blocked.len(),
         ..FoldOutcome::default()
     };
     let mut cells: BTreeMap<(u64, NaiveDateTime), Cell> = BTreeMap::new();
@@ -266,6 +292,7 @@ async fn fold_once(
         let cell = cells.entry((event.style, hour)).or_default();
         match event.kind {
             HitKind::Show => cell.shows += 1,
+            HitKind::Click if blocked.contains(&event.id) => {}
             HitKind::Click => cell.clicks += 1,
         }
         cell.visitors.add(event.visitor);
@@ -328,6 +355,74 @@ async fn fold_once(
         outcome.days_reopened = ads::ARCHIVE_LEDGER.clear(conn, late).await?;
     }
     Ok(outcome)
+}
+
+/// The ids of the clicks within `window_ms` of a counted click by the same visitor on the
+/// same style (earlier batches' from `ad_click_last`, locked for the transaction, and this
+/// batch's own, taken in time order); records the counted ones' instants.
+async fn blocked_clicks(
+    conn: &mut MySqlConnection,
+    new: &[&HitEvent],
+    window_ms: i64,
+) -> Result<BTreeSet<uuid::Uuid>, sqlx::Error> {
+    let mut clicks: Vec<&HitEvent> = new
+        .iter()
+        .copied()
+        .filter(|e| e.kind == HitKind::Click)
+        .collect();
+    let mut blocked = BTreeSet::new();
+    if clicks.is_empty() {
+        return Ok(blocked);
+    }
+    clicks.sort_by_key(|e| (e.style, e.visitor, e.at, e.id));
+    let keys: Vec<(u64, u64)> = {
+        let mut keys: Vec<(u64, u64)> = clicks.iter().map(|e| (e.style, e.visitor.0)).collect();
+        keys.dedup();
+        keys
+    };
+    let mut last: BTreeMap<(u64, u64), i64> = BTreeMap::new();
+    for chunk in keys.chunks(IDS_PER_LOOKUP) {
+        let mut query = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "SELECT style_id, visitor, last_click_ms FROM ad_click_last WHERE (style_id, visitor) IN (",
+        );
+        let mut list = query.separated(", ");
+        for (style, visitor) in chunk {
+            list.push("(")
+                .push_bind_unseparated(*style)
+                .push_unseparated(", ")
+                .push_bind_unseparated(*visitor)
+                .push_unseparated(")");
+        }
+        query.push(") FOR UPDATE");
+        for row in query.build().fetch_all(&mut *conn).await? {
+            last.insert((row.try_get(0)?, row.try_get(1)?), row.try_get(2)?);
+        }
+    }
+    let mut counted: BTreeMap<(u64, u64), i64> = BTreeMap::new();
+    for click in clicks {
+        let key = (click.style, click.visitor.0);
+        match last.get(&key) {
+            Some(previous) if (click.at - previous).abs() < window_ms => {
+                blocked.insert(click.id);
+            }
+            _ => {
+                last.insert(key, click.at);
+                counted.insert(key, click.at);
+            }
+        }
+    }
+    let rows: Vec<_> = counted.into_iter().collect();
+    for chunk in rows.chunks(IDS_PER_LOOKUP) {
+        let mut upsert = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "INSERT INTO ad_click_last (style_id, visitor, last_click_ms) ",
+        );
+        upsert.push_values(chunk, |mut row, ((style, visitor), at)| {
+            row.push_bind(*style).push_bind(*visitor).push_bind(*at);
+        });
+        upsert.push(" ON DUPLICATE KEY UPDATE last_click_ms = GREATEST(last_click_ms, VALUES(last_click_ms))");
+        upsert.build().execute(&mut *conn).await?;
+    }
+    Ok(blocked)
 }
 
 /// Records the events' ids in the ledger and answers the events not seen before.

@@ -259,6 +259,7 @@ fn fold_settings() -> FoldSettings {
         shards: 4,
         zone: ZONE,
         ledger_days: 15,
+        click_block_ms: 0,
     }
 }
 
@@ -858,4 +859,46 @@ async fn the_archive_fills_days_once_and_redoes_a_day_a_late_event_reopens() {
         )
         .await;
     assert_eq!(two.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn clicks_within_the_block_window_count_once_per_visitor_and_ad() {
+    let db = TestDb::new().await;
+    let settings = FoldSettings {
+        click_block_ms: 60_000,
+        ..fold_settings()
+    };
+    let start = Utc::now() - TimeDelta::minutes(10);
+    let click = |visitor: u64, seconds: i64| {
+        let mut e = HitEvent::new(HitKind::Click, 21, VisitorId(visitor));
+        e.at = (start + TimeDelta::seconds(seconds)).timestamp_millis();
+        e
+    };
+    // Visitor 1 clicks at 0 s and 30 s (blocked); visitor 2 at 10 s.
+    let first = fold(
+        &db.pool,
+        vec![click(1, 30), click(1, 0), click(2, 10)],
+        &settings,
+    )
+    .await
+    .expect("fold");
+    assert_eq!((first.counted, first.clicks_blocked), (2, 1));
+    // A later batch: visitor 1 at 100 s (a minute after its counted click: counts), visitor
+    // 2 at 40 s (within a minute of its counted click at 10 s: blocked).
+    let second = fold(&db.pool, vec![click(1, 100), click(2, 40)], &settings)
+        .await
+        .expect("fold");
+    assert_eq!((second.counted, second.clicks_blocked), (1, 1));
+    let clicks: i64 = sqlx::query_scalar(
+        "SELECT CAST(SUM(clicks) AS SIGNED) FROM ad_hour_count WHERE style_id = 21",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("sum");
+    assert_eq!(clicks, 3);
+    // Off (the default), every click counts.
+    let off = fold(&db.pool, vec![click(3, 0), click(3, 1)], &fold_settings())
+        .await
+        .expect("fold");
+    assert_eq!((off.counted, off.clicks_blocked), (2, 0));
 }
