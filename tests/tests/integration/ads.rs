@@ -384,7 +384,8 @@ async fn admin_routes_validate_and_deletes_keep_the_counts() {
 
 #[tokio::test]
 async fn public_routes_honour_live_times_at_read_time_and_cache_within_a_window() {
-    let ads = Ads::new().await;
+    // A window longer than the test: a slow machine must not see it expire midway.
+    let ads = Ads::with(|s| s.cache_ttl = Duration::from_secs(600)).await;
     let live = ads
         .style(
             "shop",
@@ -425,7 +426,7 @@ async fn public_routes_honour_live_times_at_read_time_and_cache_within_a_window(
         .trim_start_matches("public, max-age=")
         .parse()
         .expect("seconds");
-    assert!(max_age <= 30, "{cache}");
+    assert!((1..=600).contains(&max_age), "{cache}");
     let all = ads
         .public("GET", "/v1/oper/ad_style?system=shop", "Mozilla/5.0", None)
         .await;
