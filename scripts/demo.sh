@@ -251,7 +251,7 @@ jq -e '.data | length == 2' "$ADS/styles.json" >/dev/null
 say "ads: 2,000 shows and 100 clicks of two ads by 300 visitors (curl, 8 in parallel)"
 for i in 0 1; do
   ads hits "$ADS/hits-$i.curl" "$(jq -r ".data[$i].show_code" "$ADS/styles.json")" "$(jq -r ".data[$i].click_code" "$ADS/styles.json")" 1000
-  curl -sS --fail --parallel --parallel-max 8 -K "$ADS/hits-$i.curl"
+  curl -sS --no-progress-meter --fail --parallel --parallel-max 8 -K "$ADS/hits-$i.curl"
 done
 expect 404 curl -sS "$API/v1/oper/show?code=no-such-code"
 say "ads: cargo lambda invoke ad-counter-worker on what the queue holds"
