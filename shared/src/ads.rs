@@ -350,19 +350,20 @@ pub enum StyleFilter {
 }
 
 impl StyleFilter {
-    fn push(&self, query: &mut QueryBuilder<MySql>) -> bool {
-        match self {
-            Self::All => true,
-            Self::Only(ids) if ids.is_empty() => false,
-            Self::Only(ids) => {
-                query.push(" AND style_id IN (");
-                let mut list = query.separated(", ");
-                for id in ids {
-                    list.push_bind(*id);
-                }
-                query.push(")");
-                true
+    /// True when no style can match (an empty list): the caller answers without a query.
+    pub fn matches_none(&self) -> bool {
+        matches!(self, Self::Only(ids) if ids.is_empty())
+    }
+
+    /// Adds ` AND style_id IN (…)` for a list (nothing for [`Self::All`]).
+    pub fn push(&self, query: &mut QueryBuilder<MySql>) {
+        if let Self::Only(ids) = self {
+            query.push(" AND style_id IN (");
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
             }
+            query.push(")");
         }
     }
 }
@@ -379,52 +380,35 @@ pub async fn hour_figures(
     styles: &StyleFilter,
     locking: bool,
 ) -> Result<BTreeMap<(u64, NaiveDateTime), (u64, u64, VisitorUnion)>, sqlx::Error> {
-    let lock = if locking { " LOCK IN SHARE MODE" } else { "" };
     let mut figures: BTreeMap<(u64, NaiveDateTime), (u64, u64, VisitorUnion)> = BTreeMap::new();
-    let mut counts = QueryBuilder::<MySql>::new(
-        "SELECT style_id, hour_utc, CAST(SUM(shows) AS UNSIGNED), CAST(SUM(clicks) AS UNSIGNED) \
-         FROM ad_hour_count WHERE hour_utc >= ",
-    );
-    counts
-        .push_bind(from)
-        .push(" AND hour_utc < ")
-        .push_bind(to);
-    if !styles.push(&mut counts) {
+    if styles.matches_none() {
         return Ok(figures);
     }
-    // A locking read cannot group; the shards are summed here instead.
-    if locking {
-        let mut rows = QueryBuilder::<MySql>::new(
-            "SELECT style_id, hour_utc, shows, clicks FROM ad_hour_count WHERE hour_utc >= ",
-        );
-        rows.push_bind(from).push(" AND hour_utc < ").push_bind(to);
-        styles.push(&mut rows);
-        rows.push(lock);
-        for row in rows.build().fetch_all(&mut *conn).await? {
-            let entry = figures
-                .entry((row.try_get(0)?, row.try_get(1)?))
-                .or_insert_with(|| (0, 0, VisitorUnion::default()));
-            entry.0 += row.try_get::<u64, _>(2)?;
-            entry.1 += row.try_get::<u64, _>(3)?;
+    // The shard rows are summed here rather than with GROUP BY, which a locking read cannot
+    // use; a cell has at most AD_COUNTER_SHARDS of them.
+    let select = |columns: &str, table: &str| {
+        let mut query = QueryBuilder::<MySql>::new(format!(
+            "SELECT style_id, hour_utc, {columns} FROM {table} WHERE hour_utc >= "
+        ));
+        query.push_bind(from).push(" AND hour_utc < ").push_bind(to);
+        styles.push(&mut query);
+        if locking {
+            query.push(" LOCK IN SHARE MODE");
         }
-    } else {
-        counts.push(" GROUP BY style_id, hour_utc");
-        for row in counts.build().fetch_all(&mut *conn).await? {
-            figures.insert(
-                (row.try_get(0)?, row.try_get(1)?),
-                (row.try_get(2)?, row.try_get(3)?, VisitorUnion::default()),
-            );
-        }
+        query
+    };
+    for row in select("shows, clicks", "ad_hour_count")
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let entry = figures
+            .entry((row.try_get(0)?, row.try_get(1)?))
+            .or_insert_with(|| (0, 0, VisitorUnion::default()));
+        entry.0 += row.try_get::<u64, _>(2)?;
+        entry.1 += row.try_get::<u64, _>(3)?;
     }
-    let mut sketches = QueryBuilder::<MySql>::new(
-        "SELECT style_id, hour_utc, sketch FROM ad_hour_visitors WHERE hour_utc >= ",
-    );
-    sketches
-        .push_bind(from)
-        .push(" AND hour_utc < ")
-        .push_bind(to);
-    styles.push(&mut sketches);
-    sketches.push(lock);
+    let mut sketches = select("sketch", "ad_hour_visitors");
     for row in sketches.build().fetch_all(&mut *conn).await? {
         let bytes: Vec<u8> = row.try_get(2)?;
         figures

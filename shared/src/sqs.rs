@@ -155,22 +155,7 @@ where
         }
     }
     drop(results);
-    let failed_total = summary.failed_permanent + summary.failed_retryable + summary.skipped;
-    crate::metrics::count(
-        "messages_failed",
-        u64::try_from(failed_total).unwrap_or(u64::MAX),
-    );
-    tracing::info!(
-        received = summary.received,
-        succeeded = summary.succeeded,
-        failed_permanent = summary.failed_permanent,
-        failed_retryable = summary.failed_retryable,
-        skipped = summary.skipped,
-        fifo,
-        duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        "sqs batch done"
-    );
-    failures(failed)
+    finish_batch(&summary, fifo, started, failed)
 }
 
 /// Runs a consumer that folds a whole batch in one unit of work (one transaction), as the ad
@@ -228,24 +213,30 @@ where
             }
         }
     }
+    finish_batch(&summary, false, started, failed)
+}
+
+/// The batch's metric and summary line, and its answer naming the failed messages.
+fn finish_batch(
+    summary: &BatchSummary,
+    fifo: bool,
+    started: Instant,
+    ids: Vec<String>,
+) -> SqsBatchResponse {
     crate::metrics::count(
         "messages_failed",
-        u64::try_from(failed.len()).unwrap_or(u64::MAX),
+        u64::try_from(ids.len()).unwrap_or(u64::MAX),
     );
     tracing::info!(
         received = summary.received,
         succeeded = summary.succeeded,
         failed_permanent = summary.failed_permanent,
         failed_retryable = summary.failed_retryable,
-        skipped = 0,
-        fifo = false,
+        skipped = summary.skipped,
+        fifo,
         duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "sqs batch done"
     );
-    failures(failed)
-}
-
-fn failures(ids: Vec<String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = ids
         .into_iter()

@@ -166,8 +166,7 @@ pub async fn show(
     context: Option<axum::Extension<lambda_http::request::RequestContext>>,
     ApiQuery(query): ApiQuery<HitQuery>,
 ) -> Result<Response, ApiError> {
-    let (ad, out, cookie) = hit(&state, &headers, context, &query, HitKind::Show).await?;
-    drop(ad);
+    let (_ad, out, cookie) = hit(&state, &headers, context, &query, HitKind::Show).await?;
     Ok(with_cookie(ok(out).into_response(), cookie))
 }
 

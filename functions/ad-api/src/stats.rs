@@ -172,18 +172,10 @@ async fn archived_figures(
         "SELECT day, style_id, shows, clicks, visitors FROM ad_ctr WHERE day >= ",
     );
     query.push_bind(from).push(" AND day <= ").push_bind(to);
-    match styles {
-        StyleFilter::All => {}
-        StyleFilter::Only(ids) if ids.is_empty() => return Ok(BTreeMap::new()),
-        StyleFilter::Only(ids) => {
-            query.push(" AND style_id IN (");
-            let mut list = query.separated(", ");
-            for id in ids {
-                list.push_bind(*id);
-            }
-            query.push(")");
-        }
+    if styles.matches_none() {
+        return Ok(BTreeMap::new());
     }
+    styles.push(&mut query);
     let mut out: BTreeMap<NaiveDate, BTreeMap<u64, Figures>> = BTreeMap::new();
     for row in query.build().fetch_all(conn).await? {
         out.entry(row.try_get(0)?).or_default().insert(

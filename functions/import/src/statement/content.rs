@@ -94,27 +94,24 @@ fn write_map(map: &Map<String, Value>, out: &mut String) {
         .keys()
         .zip(map.keys().skip(1))
         .all(|(a, b)| a.as_bytes() < b.as_bytes());
+    let entries = map.iter().map(|(k, v)| (k.as_str(), v));
     if sorted {
-        out.push('{');
-        for (index, (key, value)) in map.iter().enumerate() {
-            if index > 0 {
-                out.push(',');
-            }
-            write_string(key, out);
-            out.push(':');
-            write_canonical(value, out);
-        }
-        out.push('}');
+        write_sorted(entries, out);
     } else {
-        write_entries(map.iter().map(|(k, v)| (k.as_str(), v)).collect(), out);
+        write_entries(entries.collect(), out);
     }
 }
 
 /// An object with its keys sorted (byte order, which is code point order).
 fn write_entries(mut entries: Vec<(&str, &Value)>, out: &mut String) {
     entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    write_sorted(entries.into_iter(), out);
+}
+
+/// An object whose entries already come in key order.
+fn write_sorted<'a>(entries: impl Iterator<Item = (&'a str, &'a Value)>, out: &mut String) {
     out.push('{');
-    for (index, (key, value)) in entries.into_iter().enumerate() {
+    for (index, (key, value)) in entries.enumerate() {
         if index > 0 {
             out.push(',');
         }
