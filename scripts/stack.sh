@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local stack: MariaDB/MySQL (used when it answers, installed and started when not),
-# a moto server for S3 and SQS, and the project virtualenv (moto, cargo-lambda).
+# The local stack: MariaDB/MySQL and PostgreSQL (each used when it answers, installed and
+# started when not; PostgreSQL is the data-sync platform's second source and target), a
+# moto server for S3 and SQS, and the project virtualenv (moto, cargo-lambda).
 #
 #   scripts/stack.sh up      start what is missing (idempotent)
 #   scripts/stack.sh down    stop what `up` started (idempotent)
@@ -127,6 +128,42 @@ selftest() {
   log "selftest passed: a fresh MariaDB with skip-name-resolve on port $DB_PORT accepts the URL's user from 127.0.0.1"
 }
 
+PG_PORT=${POSTGRES_PORT:-5432}
+pg_answers() { command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -U postgres 2>/dev/null \
+  && psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atqc 'SELECT 1' >/dev/null 2>&1; }
+
+# A PostgreSQL with trust authentication on loopback for user postgres, as the machines
+# this project runs on have it; started from Debian's packages in .stack/ when none answers.
+pg_up() {
+  command -v psql >/dev/null || apt_install postgresql-client
+  if pg_answers; then
+    log "postgresql answers on port $PG_PORT"
+    return
+  fi
+  log "no PostgreSQL on port $PG_PORT; starting one"
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ -z "$bin" ]; then apt_install postgresql; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); fi
+  local data=$STACK/postgres-$PG_PORT
+  install -d -o postgres -g postgres "$data"
+  [ -f "$data/PG_VERSION" ] || runuser -u postgres -- "$bin/initdb" -D "$data" -U postgres \
+    --auth=trust --encoding=UTF8 >/dev/null
+  runuser -u postgres -- "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k /tmp" start >/dev/null
+  echo "$data" > "$STACK/postgres.started"
+  pg_answers || { log "PostgreSQL did not come up; see $data/server.log"; exit 1; }
+  log "PostgreSQL started on port $PG_PORT (data in $data)"
+}
+
+pg_down() {
+  [ -f "$STACK/postgres.started" ] || return 0
+  local bin data
+  data=$(cat "$STACK/postgres.started")
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  runuser -u postgres -- "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true
+  rm -f "$STACK/postgres.started"
+}
+
 moto_answers() { curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; }
 
 moto_up() {
@@ -171,6 +208,7 @@ stop_pidfile() {
 print_env() {
   cat <<ENV
 export DATABASE_URL='$DB_URL'
+export POSTGRES_URL='postgres://postgres@127.0.0.1:$PG_PORT/postgres'
 export AWS_ENDPOINT_URL='http://127.0.0.1:$MOTO_PORT'
 export AWS_ACCESS_KEY_ID='${AWS_ACCESS_KEY_ID:-test}'
 export AWS_SECRET_ACCESS_KEY='${AWS_SECRET_ACCESS_KEY:-test}'
@@ -181,8 +219,9 @@ ENV
 }
 
 case "${1:-}" in
-  up) venv_up; db_up; moto_up ;;
+  up) venv_up; db_up; pg_up; moto_up ;;
   down)
+    pg_down
     stop_pidfile "$STACK/moto-$MOTO_PORT.pid"
     stop_pidfile "$STACK/mariadb-$DB_PORT.pid"
     stop_pidfile "$STACK/mariadb.pid" # written by earlier versions of this script

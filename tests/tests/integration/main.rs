@@ -20,3 +20,4 @@ mod migrate_on_deploy;
 mod secrets;
 mod sqs_kit;
 mod support;
+mod sync_engine;
