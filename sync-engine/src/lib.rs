@@ -12,7 +12,8 @@
 //!   run's log;
 //! - [`endpoint`]: database kinds, connection endpoints, the host allow-list, `ping`,
 //!   `tables`, `columns`; [`jdbc`]: DataX's `jdbcUrl`s;
-//! - [`vault`]: the datasource passwords' cipher (AES-256-GCM).
+//! - [`vault`]: the datasource passwords' cipher (AES-256-GCM); [`store`]: the platform's
+//!   sync tables as both functions use them.
 
 pub mod codec;
 pub mod endpoint;
@@ -21,6 +22,7 @@ pub mod job;
 pub mod log;
 pub mod plan;
 pub mod run;
+pub mod store;
 pub mod summary;
 pub mod value;
 pub mod vault;

@@ -3,7 +3,8 @@
 //!
 //! A route is protected by [`protect`] with the scope it needs and the execution
 //! environment's [`Tokens`] (the look-up cache); [`Principal`] (the token's name and
-//! scopes) is then available to the handler as an extension. A token is 32 random bytes
+//! scopes) is then available to the handler as an extension, or as an extractor argument
+//! (`principal: Principal`). A token is 32 random bytes
 //! (the thread-local CSPRNG, seeded from the OS) as hex after `dp_`, so a hash lookup
 //! reveals nothing and a leaked database does not leak usable tokens.
 //!
@@ -32,8 +33,8 @@ use std::{
 
 use axum::{
     Router,
-    extract::{Request, State},
-    http::header::AUTHORIZATION,
+    extract::{FromRequestParts, Request, State},
+    http::{header::AUTHORIZATION, request::Parts},
     middleware::{Next, from_fn_with_state},
     response::{IntoResponse, Response},
 };
@@ -68,6 +69,21 @@ pub struct Principal {
     pub token_id: u64,
     pub name: String,
     pub scopes: Vec<String>,
+}
+
+/// A handler's caller: the principal [`protect`] put in the request. On a route that
+/// [`protect`] does not cover there is none, and the request answers 401 (a route wired
+/// without protection fails closed).
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized("a bearer token is required"))
+    }
 }
 
 /// A freshly minted token: `token` is shown once and stored nowhere.
@@ -541,6 +557,30 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_principal_extractor_reads_what_protect_put_and_fails_closed() {
+        let request = axum::http::Request::builder()
+            .uri("/x")
+            .body(())
+            .expect("request");
+        let (mut parts, ()) = request.into_parts();
+        let missing = Principal::from_request_parts(&mut parts, &()).await;
+        assert!(
+            matches!(missing, Err(ApiError::Unauthorized(_))),
+            "{missing:?}"
+        );
+        let principal = Principal {
+            token_id: 7,
+            name: "etl-team".into(),
+            scopes: vec!["sync:admin".into()],
+        };
+        parts.extensions.insert(principal.clone());
+        let found = Principal::from_request_parts(&mut parts, &())
+            .await
+            .expect("present");
+        assert_eq!(found, principal);
+    }
 
     #[test]
     fn scopes_are_resource_colon_action() {

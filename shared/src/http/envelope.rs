@@ -2,8 +2,8 @@
 //!
 //! Success: HTTP 200 (or 201) with `{"code": 1000, "data": …, "errmsg": null}`. Errors: the
 //! HTTP status that fits, with `code` = status × 10 (4000 validation, 4010 no or bad token,
-//! 4030 missing scope, 4040 not found, 4050 wrong method, 4090 conflict, 4130 body too
-//! large, 5000 internal)
+//! 4030 missing scope or a refused target, 4040 not found, 4050 wrong method, 4090
+//! conflict, 4130 body too large, 5000 internal, 5030 a dependency unavailable)
 //! and a message; a validation error names the field and the reason in `data.field` and
 //! `data.reason`. A 500 says only
 //! "internal error": the cause goes to the logs, never to the client.
@@ -78,6 +78,10 @@ pub enum ApiError {
     /// 403: a valid token without the route's scope.
     #[error("the token lacks the scope {0}")]
     Forbidden(&'static str),
+    /// 403: the caller may use the route, but not on what it asked for (a datasource host
+    /// outside the allow-list); the message says what is refused and which setting decides.
+    #[error("{0}")]
+    Refused(String),
     /// 404: no such route or resource.
     #[error("{0}")]
     NotFound(String),
@@ -90,7 +94,8 @@ pub enum ApiError {
     /// 413: the body is larger than the route accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
-    /// 503: a dependency (the queue) cannot take the request now; the client may retry.
+    /// 503: a dependency (the queue, a datasource's database) cannot take or answer the
+    /// request now; the client may retry.
     #[error("{0}")]
     Unavailable(String),
     /// 500: logged with its cause, answered generically.
@@ -112,7 +117,7 @@ impl ApiError {
         match self {
             Self::Validation { .. } | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Refused(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,

@@ -11,6 +11,7 @@ mod cctv_rollups;
 mod cctv_support;
 mod cleanup;
 mod course_stats;
+mod datasource_api;
 mod import_bad_input;
 mod import_integrity;
 mod import_mapping;
