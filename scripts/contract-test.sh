@@ -32,6 +32,7 @@ mkdir -p "$WORK"
 declare -A APIS=(
   [cctv-api]="cctv:write cctv:read"
   [ad-api]="ads:admin"
+  [datasource-api]="sync:admin"
 )
 SELECTED=${CONTRACT_APIS:-${!APIS[*]}}
 PORT=${CONTRACT_PORT:-9010}
@@ -129,6 +130,22 @@ PY
 )
 AD_VISITOR_SALT=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 export AD_COUNTER_QUEUE_URL AD_VISITOR_SALT
+# datasource-api: its queue and bucket on moto, a throw-away password key, loopback only,
+# and a short connect time-out so the fuzzer's hosts answer fast.
+read -r SYNC_QUEUE_URL SYNC_BUCKET < <("$ROOT/.venv/bin/python" - <<PY
+import boto3
+kw = dict(endpoint_url="$AWS_ENDPOINT_URL", region_name="us-east-1",
+          aws_access_key_id="test", aws_secret_access_key="test")
+queue = boto3.client("sqs", **kw).create_queue(QueueName="contract-sync-$$")["QueueUrl"]
+bucket = "contract-sync-$$"
+boto3.client("s3", **kw).create_bucket(Bucket=bucket)
+print(queue, bucket)
+PY
+)
+SYNC_ENCRYPTION_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+SYNC_ALLOWED_HOSTS=127.0.0.0/8
+SYNC_CONNECT_TIMEOUT_MS=500
+export SYNC_QUEUE_URL SYNC_BUCKET SYNC_ENCRYPTION_KEY SYNC_ALLOWED_HOSTS SYNC_CONNECT_TIMEOUT_MS
 : >"$WORK/functions.log"
 for function in migrate $SELECTED; do
   # Token look-ups are not cached here: every request checks the database, as after a TTL.

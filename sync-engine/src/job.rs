@@ -41,7 +41,7 @@ pub const DEFAULT_FETCH_SIZE: u32 = 1024;
 pub const DEFAULT_SPLIT_FACTOR: u32 = 5;
 
 /// One problem, at a JSON path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Problem {
     pub path: String,
     pub message: String,

@@ -119,7 +119,7 @@ fn flex_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Stri
 }
 
 /// A field's trimmed text, if given and not blank.
-fn given(value: Option<&str>) -> Option<&str> {
+pub(crate) fn given(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
 }
 
@@ -199,7 +199,7 @@ fn password(value: Option<&str>) -> Result<String, ApiError> {
 
 /// The query string (`Q`) and the body (`B`, a form or JSON; `None` when empty) of a
 /// request, for the routes that take `?id=` or a body, and DELETE with or without one.
-async fn query_and_body<Q, B>(request: Request) -> Result<(Q, Option<B>), ApiError>
+pub(crate) async fn query_and_body<Q, B>(request: Request) -> Result<(Q, Option<B>), ApiError>
 where
     Q: DeserializeOwned,
     B: DeserializeOwned,
@@ -225,7 +225,7 @@ where
 }
 
 /// The id of `?id=` or of the body; both given, they must agree.
-fn one_id(query: Option<&str>, body: Option<&str>) -> Result<Option<u64>, ApiError> {
+pub(crate) fn one_id(query: Option<&str>, body: Option<&str>) -> Result<Option<u64>, ApiError> {
     match (given(query), given(body)) {
         (None, None) => Ok(None),
         (Some(q), None) => id(Some(q)).map(Some),
@@ -373,7 +373,7 @@ fn duplicate_name(error: sqlx::Error, name: &str) -> ApiError {
 }
 
 /// Now, UTC, whole seconds (what `DATETIME` keeps, so the answer equals what is stored).
-fn now() -> NaiveDateTime {
+pub(crate) fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(0)
 }
 

@@ -14,6 +14,7 @@
 //! connection to a datasource goes through `sync_engine::endpoint`, which admits only the
 //! hosts of `SYNC_ALLOWED_HOSTS`. The job-config routes (`/api/config/*`) join this router.
 
+pub mod config;
 pub mod datasource;
 pub mod settings;
 pub mod times;
@@ -24,7 +25,10 @@ use axum::{
     Router,
     routing::{get, post},
 };
-use common::http::{self, auth};
+use common::{
+    http::{self, auth},
+    sqs::Producer,
+};
 use sqlx::MySqlPool;
 use sync_engine::vault::PasswordCipher;
 use utoipa::OpenApi;
@@ -51,14 +55,27 @@ pub struct AppState {
     pub pool: MySqlPool,
     pub settings: SyncSettings,
     pub cipher: Arc<PasswordCipher>,
+    /// Job configs and long run logs (`settings.bucket`).
+    pub s3: aws_sdk_s3::Client,
+    /// Runs for sync-worker (`settings.queue_url`).
+    pub producer: Arc<Producer>,
 }
 
 impl AppState {
-    pub fn new(pool: MySqlPool, settings: SyncSettings, cipher: PasswordCipher) -> Self {
+    pub fn new(
+        pool: MySqlPool,
+        settings: SyncSettings,
+        cipher: PasswordCipher,
+        s3: aws_sdk_s3::Client,
+        sqs: aws_sdk_sqs::Client,
+    ) -> Self {
+        let producer = Producer::new(sqs, settings.queue_url.clone());
         Self {
             pool,
             settings,
             cipher: Arc::new(cipher),
+            s3,
+            producer: Arc::new(producer),
         }
     }
 }
@@ -77,7 +94,18 @@ pub fn router(state: AppState, tokens: auth::Tokens) -> Router {
         .route("/api/datasource/list", get(datasource::list))
         .route("/api/datasource/ping", post(datasource::ping))
         .route("/api/datasource/tables", get(datasource::tables))
-        .route("/api/datasource/columns", get(datasource::columns));
+        .route("/api/datasource/columns", get(datasource::columns))
+        .route("/api/config/save", post(config::save))
+        .route("/api/config/update", post(config::update))
+        .route(
+            "/api/config/delete",
+            post(config::delete).delete(config::delete),
+        )
+        .route("/api/config/query", get(config::query))
+        .route("/api/config/list", get(config::list))
+        .route("/api/config/exec", post(config::exec))
+        .route("/api/config/logs", get(config::logs))
+        .route("/api/config/log", get(config::log));
     let api = auth::protect(datasources, tokens, SCOPE_SYNC).with_state(state);
     http::finish(
         api.merge(http::openapi_route(ApiDoc::openapi())),
@@ -90,7 +118,7 @@ pub fn router(state: AppState, tokens: auth::Tokens) -> Router {
 #[openapi(
     info(
         title = "datasource-api",
-        description = "The data-sync platform (source system 003): datasources (save, update, delete, query, list, ping, tables, columns). Every route needs a bearer token with sync:admin. Passwords are write-only: answers show ******. Every JSON answer is the envelope {code, data, errmsg}; code 1000 is success, otherwise the HTTP status x 10."
+        description = "The data-sync platform (source system 003): datasources (save, update, delete, query, list, ping, tables, columns), DataX job configs (save, update, delete, query, list) and their runs (exec, logs, log). Every route needs a bearer token with sync:admin. Passwords are write-only: answers show ******. Every JSON answer is the envelope {code, data, errmsg}; code 1000 is success, otherwise the HTTP status x 10."
     ),
     paths(
         datasource::save,
@@ -100,9 +128,20 @@ pub fn router(state: AppState, tokens: auth::Tokens) -> Router {
         datasource::list,
         datasource::ping,
         datasource::tables,
-        datasource::columns
+        datasource::columns,
+        config::save,
+        config::update,
+        config::delete,
+        config::query,
+        config::list,
+        config::exec,
+        config::logs,
+        config::log
     ),
-    tags((name = "datasource", description = "Saved connections and their catalogues (sync:admin)"))
+    tags(
+        (name = "datasource", description = "Saved connections and their catalogues (sync:admin)"),
+        (name = "config", description = "DataX job configs, their runs and logs (sync:admin)")
+    )
 )]
 pub struct ApiDoc;
 

@@ -30,7 +30,14 @@ async fn main() -> Result<(), lambda_http::Error> {
     let key = Secret::new(key, &sdk).get().await?.value;
     // A bad key stops the init phase, naming where it came from (never the key).
     let cipher = PasswordCipher::from_key_text(&key).map_err(|e| format!("{origin}: {e}"))?;
-    let state = AppState::new(database.pool().clone(), sync_settings, cipher);
+    let endpoint = settings.aws_endpoint_url.as_deref();
+    let state = AppState::new(
+        database.pool().clone(),
+        sync_settings,
+        cipher,
+        aws::s3_client(&sdk, endpoint),
+        aws::sqs_client(&sdk, endpoint),
+    );
     // A bad API_TOKEN_CACHE_SECS stops the init phase with the variable's name.
     let tokens = auth::Tokens::from_env(state.pool.clone())?;
     let app = common::http::renew_credentials(router(state, tokens), database);

@@ -29,6 +29,10 @@ pub struct SyncSettings {
     pub connect_timeout: Duration,
     /// `HTTP_MAX_BODY_BYTES`.
     pub max_body_bytes: usize,
+    /// `SYNC_BUCKET`: where job configs (`configs/{id}.json`) and long run logs go.
+    pub bucket: String,
+    /// `SYNC_QUEUE_URL`: sync-worker's queue, one message per run.
+    pub queue_url: String,
 }
 
 impl SyncSettings {
@@ -38,6 +42,8 @@ impl SyncSettings {
             allowed_hosts,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_body_bytes: common::http::DEFAULT_BODY_LIMIT,
+            bucket: String::new(),
+            queue_url: String::new(),
         }
     }
 
@@ -63,6 +69,14 @@ impl SyncSettings {
             allowed_hosts,
             connect_timeout: connect_timeout(millis)?,
             max_body_bytes: env_or("HTTP_MAX_BODY_BYTES", common::http::DEFAULT_BODY_LIMIT)?,
+            bucket: env_opt("SYNC_BUCKET")?.ok_or(ConfigError::Missing {
+                name: "SYNC_BUCKET",
+                hint: "the bucket of the job configs and long run logs",
+            })?,
+            queue_url: env_opt("SYNC_QUEUE_URL")?.ok_or(ConfigError::Missing {
+                name: "SYNC_QUEUE_URL",
+                hint: "sync-worker's queue URL",
+            })?,
         })
     }
 }

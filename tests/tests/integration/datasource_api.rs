@@ -39,6 +39,10 @@ struct Api {
     router: Router,
     cipher: Arc<PasswordCipher>,
     token: String,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    bucket: String,
+    queue_url: String,
 }
 
 struct Reply {
@@ -75,10 +79,22 @@ impl Api {
         let mut settings = SyncSettings::new(
             AllowList::parse("127.0.0.0/8,::1").expect("the loopback allow-list"),
         );
+        let s3 = crate::support::s3().await;
+        let sqs = crate::support::sqs().await;
+        settings.bucket = crate::support::bucket(&s3).await;
+        settings.queue_url = sqs
+            .create_queue()
+            .queue_name(format!("sync-{}", uuid::Uuid::new_v4().simple()))
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
         adjust(&mut settings);
+        let (bucket, queue_url) = (settings.bucket.clone(), settings.queue_url.clone());
         let key = PasswordCipher::generate_key_hex();
         let cipher = PasswordCipher::from_key_text(&key).expect("a generated key");
-        let state = AppState::new(db.pool.clone(), settings, cipher);
+        let state = AppState::new(db.pool.clone(), settings, cipher, s3.clone(), sqs.clone());
         let token = auth::mint(&db.pool, TOKEN_NAME, &[SCOPE_SYNC.to_owned()])
             .await
             .expect("mint")
@@ -92,6 +108,10 @@ impl Api {
             router,
             cipher: state.cipher,
             token,
+            s3,
+            sqs,
+            bucket,
+            queue_url,
         }
     }
 
@@ -1058,4 +1078,291 @@ async fn the_sample_api_gateway_events_reach_the_router() {
     }
     let listed = api.get("/api/datasource/list").await;
     assert_eq!(listed.data().as_array().expect("a list").len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Job configs and runs (/api/config/*), end to end with sync-worker
+
+impl Api {
+    /// The worker of this API's database, bucket and key.
+    fn worker(&self) -> sync_worker::Worker {
+        let settings = sync_worker::WorkerSettings {
+            allow: AllowList::loopback(),
+            connect_timeout: Duration::from_secs(5),
+            zone: chrono_tz::Asia::Shanghai,
+            bucket: self.bucket.clone(),
+            deadline_margin: Duration::from_secs(1),
+            stale_secs: 1800,
+            result_max_bytes: 65_536,
+        };
+        sync_worker::Worker {
+            pool: self.db.pool.clone(),
+            s3: self.s3.clone(),
+            cipher: (*self.cipher).clone(),
+            settings,
+        }
+    }
+
+    /// The run messages the queue holds (received and deleted).
+    async fn take_runs(&self) -> Vec<u64> {
+        let mut ids = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return ids;
+            }
+            for message in messages {
+                let body: Value =
+                    serde_json::from_str(message.body().unwrap_or_default()).expect("JSON");
+                ids.push(body["exec_log_id"].as_u64().expect("an id"));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_job_json_with_credentials_is_stored_with_a_datasource_reference_and_runs_through_the_worker()
+ {
+    let api = Api::new().await;
+    let pool = &api.db.pool;
+    pool.execute("CREATE TABLE city (ID INT PRIMARY KEY, PROVINCE_ID INT, CITY_NAME VARCHAR(64), DESCRIPTION VARCHAR(255)) DEFAULT CHARSET=utf8mb4").await.expect("table");
+    pool.execute("INSERT INTO city VALUES (1, 11, '北京', '首都'), (2, 31, '上海', NULL)")
+        .await
+        .expect("rows");
+    pool.execute("CREATE TABLE city_copy (ID INT PRIMARY KEY, PROVINCE_ID INT, CITY_NAME VARCHAR(64), DESCRIPTION VARCHAR(255)) DEFAULT CHARSET=utf8mb4").await.expect("table");
+    // root has no password here; a second account with one proves it never leaves.
+    let user = format!("sync_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    pool.execute(sqlx::AssertSqlSafe(format!(
+        "CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{SECRET}'"
+    )))
+    .await
+    .expect("user");
+    pool.execute(sqlx::AssertSqlSafe(format!(
+        "GRANT ALL ON `{}`.* TO '{user}'@'127.0.0.1'",
+        api.db.name
+    )))
+    .await
+    .expect("grant");
+    let url = format!("jdbc:mysql://127.0.0.1:3306/{}", api.db.name);
+    let job = json!({"job": {"setting": {"speed": {"channel": 1}}, "content": [{
+        "reader": {"name": "mysqlreader", "parameter": {"username": user, "password": SECRET,
+            "column": ["ID", "PROVINCE_ID", "CITY_NAME", "DESCRIPTION"], "splitPk": "ID",
+            "connection": [{"table": ["city"], "jdbcUrl": [url]}]}},
+        "writer": {"name": "mysqlwriter", "parameter": {"username": user, "password": SECRET,
+            "column": ["ID", "PROVINCE_ID", "CITY_NAME", "DESCRIPTION"], "writeMode": "replace",
+            "connection": [{"table": ["city_copy"], "jdbcUrl": url}]}}}]}});
+    let saved = api
+        .json(
+            "POST",
+            "/api/config/save",
+            json!({"config_name": "city copy", "content": job}),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let config = saved.data().clone();
+    let id = config["id"].as_u64().expect("id");
+    let reader_id = config["reader_datasource_id"]
+        .as_u64()
+        .expect("a reader datasource");
+    assert_eq!(
+        config["writer_datasource_id"].as_u64(),
+        Some(reader_id),
+        "one connection, one datasource"
+    );
+    assert_eq!(
+        config["content"]["job"]["content"][0]["reader"]["parameter"]["datasourceId"],
+        reader_id
+    );
+    api.assert_stored(reader_id, SECRET).await;
+    let stored: String = sqlx::query_scalar("SELECT content FROM json_config WHERE id = ?")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("row");
+    assert!(
+        !stored.contains(SECRET) && !stored.contains("jdbcUrl"),
+        "{stored}"
+    );
+    let path = config["config_path"].as_str().expect("path");
+    let object = api
+        .s3
+        .get_object()
+        .bucket(&api.bucket)
+        .key(path)
+        .send()
+        .await
+        .expect("the JSON in S3");
+    let text = String::from_utf8(
+        object
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes()
+            .to_vec(),
+    )
+    .expect("utf-8");
+    assert!(
+        !text.contains(SECRET) && text.contains("datasourceId"),
+        "{text}"
+    );
+
+    // The same name again: 409. A second save of the same connection reuses the datasource.
+    let again = api
+        .json(
+            "POST",
+            "/api/config/save",
+            json!({"config_name": "city copy", "content": job}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+
+    // exec answers 202 with a queued run; the worker runs it; a redelivery does nothing.
+    let queued = api.bare("POST", &format!("/api/config/exec?id={id}")).await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
+    let run_id = queued.data()["exec_log_id"].as_u64().expect("run id");
+    assert_eq!(api.take_runs().await, [run_id]);
+    let worker = api.worker();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    assert_eq!(
+        worker.run_once(run_id, deadline).await.expect("runs"),
+        sync_worker::Handled::Ran("succeeded")
+    );
+    assert_eq!(
+        worker
+            .run_once(run_id, deadline)
+            .await
+            .expect("a redelivery"),
+        sync_worker::Handled::AlreadyTaken("succeeded".into())
+    );
+    let copied: Vec<String> =
+        sqlx::query_scalar("SELECT CONCAT_WS('|', ID, CITY_NAME) FROM city_copy ORDER BY ID")
+            .fetch_all(pool)
+            .await
+            .expect("rows");
+    assert_eq!(copied, ["1|北京", "2|上海"]);
+
+    let logs = api.get(&format!("/api/config/logs?config_id={id}")).await;
+    assert_eq!(logs.status, StatusCode::OK, "{}", logs.body);
+    assert_eq!(logs.data()["total"], 1);
+    assert_eq!(logs.data()["items"][0]["status"], "succeeded");
+    assert_eq!(logs.data()["items"][0]["records_written"], 2);
+    let log = api.get(&format!("/api/config/log?id={run_id}")).await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    let lines: Vec<&str> = log.data()["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("读出记录总数") && l.ends_with(" 2")),
+        "{lines:#?}"
+    );
+    assert_eq!(log.data()["summary"]["summary"]["written_records"], 2);
+    let page = api
+        .get(&format!("/api/config/log?id={run_id}&from=2&lines=3"))
+        .await;
+    assert_eq!(page.data()["lines"].as_array().map(Vec::len), Some(3));
+    assert_eq!(page.data()["lines"][0], log.data()["lines"][1]);
+
+    // The datasource is in use: its delete is refused; the config's delete removes its runs.
+    let refused = api
+        .bare("POST", &format!("/api/datasource/delete?id={reader_id}"))
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    let deleted = api
+        .bare("DELETE", &format!("/api/config/delete?id={id}"))
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert_eq!(api.db.count("exec_log").await, 0);
+    assert_eq!(api.db.count("json_config").await, 0);
+    pool.execute(sqlx::AssertSqlSafe(format!(
+        "DROP USER '{user}'@'127.0.0.1'"
+    )))
+    .await
+    .expect("drop user");
+}
+
+#[tokio::test]
+async fn the_builder_makes_a_config_and_bad_jobs_name_the_json_path() {
+    let api = Api::new().await;
+    let source = api.save_local_mysql("local").await;
+    let builder = json!({"config_name": "built", "channel": 2,
+        "reader": {"datasource_id": source, "table": "t", "column": ["id", "v"], "splitPk": "id"},
+        "writer": {"datasource_id": source, "table": "u", "column": ["id", "v"], "writeMode": "update"}});
+    let saved = api.json("POST", "/api/config/save", builder).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let content = &saved.data()["content"]["job"];
+    assert_eq!(content["setting"]["speed"]["channel"], 2);
+    assert_eq!(content["content"][0]["reader"]["name"], "mysqlreader");
+    assert_eq!(
+        content["content"][0]["writer"]["parameter"]["writeMode"],
+        "update"
+    );
+    for (job, path) in [
+        (
+            json!({"job": {"content": [{"reader": {"name": "oraclereader", "parameter": {}}, "writer": {"name": "streamwriter", "parameter": {}}}]}}),
+            "job.content[0].reader.name",
+        ),
+        (
+            json!({"job": {"setting": {"errorLimit": {"percentage": 3}}, "content": [{"reader": {"name": "streamreader", "parameter": {"sliceRecordCount": 1, "column": [{"type": "long", "value": "1"}]}}, "writer": {"name": "streamwriter", "parameter": {}}}]}}),
+            "job.setting.errorLimit.percentage",
+        ),
+        (
+            json!({"job": {"content": [{"reader": {"name": "streamreader", "parameter": {"sliceRecordCount": 1, "column": [{"type": "long", "value": "1"}]}},
+            "writer": {"name": "postgresqlwriter", "parameter": {"username": "u", "password": WRONG, "writeMode": "replace", "column": ["a"],
+                "connection": [{"table": ["t"], "jdbcUrl": "jdbc:postgresql://127.0.0.1/x"}]}}}]}}),
+            "job.content[0].writer.parameter.writeMode",
+        ),
+        (
+            json!({"job": {"content": [{"reader": {"name": "streamreader", "parameter": {"sliceRecordCount": 1, "column": [{"type": "long", "value": "1"}]}},
+            "writer": {"name": "mysqlwriter", "parameter": {"datasourceId": source, "column": ["a", "b"], "connection": [{"table": ["t"]}]}}}]}}),
+            "job.content[0].writer.parameter.column",
+        ),
+        (
+            json!({"job": {"content": [{"reader": {"name": "streamreader", "parameter": {"sliceRecordCount": 1, "colum": []}}, "writer": {"name": "streamwriter", "parameter": {}}}]}}),
+            "job.content[0].reader.parameter.colum",
+        ),
+    ] {
+        let refused = api
+            .json(
+                "POST",
+                "/api/config/save",
+                json!({"config_name": "bad", "content": job}),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert!(
+            refused.errmsg().contains(path) || refused.field() == path,
+            "{path}: {}",
+            refused.body
+        );
+    }
+    assert_eq!(
+        api.db.count("json_config").await,
+        1,
+        "nothing of a refused job is stored"
+    );
+    let listed = api.get("/api/config/query?page=1&pageSize=10").await;
+    assert_eq!(listed.data()["total"], 1);
+    let unknown = api.bare("POST", "/api/config/exec?id=999").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
