@@ -346,7 +346,7 @@ async fn put_config(state: &AppState, key: &str, doc: &Json2) -> Result<(), ApiE
 }
 
 /// Saves a job config from DataX job JSON or from the builder.
-#[utoipa::path(post, path = "/api/config/save", tag = "config",
+#[utoipa::path(post, path = "/api/config/save", operation_id = "config_save", tag = "config",
     request_body(content = ConfigIn, description = "config_name plus content (DataX job JSON), or plus the builder's reader and writer"),
     responses(
         (status = 200, description = "The stored config", body = Envelope<ConfigOut>),
@@ -399,7 +399,7 @@ pub async fn save(
 }
 
 /// Replaces a config's job (and name).
-#[utoipa::path(post, path = "/api/config/update", tag = "config",
+#[utoipa::path(post, path = "/api/config/update", operation_id = "config_update", tag = "config",
     request_body(content = ConfigIn, description = "id, plus config_name and/or the job as for save"),
     responses(
         (status = 200, description = "The stored config", body = Envelope<ConfigOut>),
@@ -463,7 +463,7 @@ pub async fn update(
 }
 
 /// Deletes a config and its runs for good (refused while one of its runs is queued or running).
-#[utoipa::path(method(post, delete), path = "/api/config/delete", tag = "config", params(IdQuery),
+#[utoipa::path(post, path = "/api/config/delete", operation_id = "config_delete", tag = "config", params(IdQuery),
     request_body(content = Option<IdBody>, description = "The id as JSON or a form, or none with ?id="),
     responses(
         (status = 200, description = "The id deleted", body = Envelope<Deleted>),
@@ -525,8 +525,25 @@ pub async fn delete(State(state): State<AppState>, request: Request) -> ApiResul
     Ok(ok(Deleted { id }))
 }
 
+/// Deletes a config and its runs for good (refused while one of its runs is queued or running).
+#[utoipa::path(delete, path = "/api/config/delete", operation_id = "config_delete_by_method", tag = "config", params(IdQuery),
+    request_body(content = Option<IdBody>, description = "The id as JSON or a form, or none with ?id="),
+    responses(
+        (status = 200, description = "The id deleted", body = Envelope<Deleted>),
+        (status = 400, description = "No id, or a bad one", body = ErrorEnvelope),
+        (status = 401, description = "No valid token", body = ErrorEnvelope),
+        (status = 403, description = "The token lacks sync:admin", body = ErrorEnvelope),
+        (status = 404, description = "No such config", body = ErrorEnvelope),
+        (status = 409, description = "A run of the config is queued or running", body = ErrorEnvelope),
+        (status = 413, description = "The body is too large", body = ErrorEnvelope),
+        (status = 500, description = "Internal error", body = ErrorEnvelope)),
+    security(("bearer" = ["sync:admin"])))]
+pub async fn delete_by_method(state: State<AppState>, request: Request) -> ApiResult<Deleted> {
+    delete(state, request).await
+}
+
 /// A page of configs, by id.
-#[utoipa::path(get, path = "/api/config/query", tag = "config", params(Paged<SyncPaging>),
+#[utoipa::path(get, path = "/api/config/query", operation_id = "config_query", tag = "config", params(Paged<SyncPaging>),
     responses(
         (status = 200, description = "A page of configs", body = Envelope<Listing<ConfigOut>>),
         (status = 400, description = "A bad parameter", body = ErrorEnvelope),
@@ -557,7 +574,7 @@ pub async fn query(
 }
 
 /// Every config, by id.
-#[utoipa::path(get, path = "/api/config/list", tag = "config",
+#[utoipa::path(get, path = "/api/config/list", operation_id = "config_list", tag = "config",
     responses(
         (status = 200, description = "All configs", body = Envelope<Vec<ConfigOut>>),
         (status = 401, description = "No valid token", body = ErrorEnvelope),
@@ -582,7 +599,7 @@ pub struct Queued {
 }
 
 /// Queues a run of a config; sync-worker runs it. Answers at once.
-#[utoipa::path(post, path = "/api/config/exec", tag = "config", params(IdQuery),
+#[utoipa::path(post, path = "/api/config/exec", operation_id = "config_exec", tag = "config", params(IdQuery),
     responses(
         (status = 202, description = "The run is queued", body = Envelope<Queued>),
         (status = 400, description = "No id, or a bad one", body = ErrorEnvelope),
@@ -700,7 +717,7 @@ fn run_filter(query: &mut QueryBuilder<MySql>, filter: &RunFilter) -> Result<(),
 }
 
 /// A page of runs, newest first.
-#[utoipa::path(get, path = "/api/config/logs", tag = "config", params(RunFilter, Paged<SyncPaging>),
+#[utoipa::path(get, path = "/api/config/logs", operation_id = "config_logs", tag = "config", params(RunFilter, Paged<SyncPaging>),
     responses(
         (status = 200, description = "A page of runs", body = Envelope<Listing<RunOut>>),
         (status = 400, description = "A bad parameter", body = ErrorEnvelope),
@@ -766,7 +783,7 @@ pub struct LogOut {
 }
 
 /// One run's log, by lines (from S3 when it was too long for its row).
-#[utoipa::path(get, path = "/api/config/log", tag = "config", params(LogQuery),
+#[utoipa::path(get, path = "/api/config/log", operation_id = "config_log", tag = "config", params(LogQuery),
     responses(
         (status = 200, description = "The run and lines of its log", body = Envelope<LogOut>),
         (status = 400, description = "A bad parameter", body = ErrorEnvelope),

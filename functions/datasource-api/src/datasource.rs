@@ -624,7 +624,7 @@ pub struct Deleted {
 }
 
 /// Deletes a datasource for good; one a job config uses answers 409 naming the configs.
-#[utoipa::path(method(post, delete), path = "/api/datasource/delete", tag = "datasource",
+#[utoipa::path(post, path = "/api/datasource/delete", operation_id = "datasource_delete", tag = "datasource",
     params(IdQuery),
     request_body(content = Option<IdBody>, description = "The id as JSON or a form, or none with ?id="),
     responses(
@@ -661,6 +661,24 @@ pub async fn delete(State(state): State<AppState>, request: Request) -> ApiResul
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// Deletes a datasource for good; one a job config uses answers 409 naming the configs.
+#[utoipa::path(delete, path = "/api/datasource/delete", operation_id = "datasource_delete_by_method", tag = "datasource",
+    params(IdQuery),
+    request_body(content = Option<IdBody>, description = "The id as JSON or a form, or none with ?id="),
+    responses(
+        (status = 200, description = "The id deleted", body = Envelope<Deleted>),
+        (status = 400, description = "No id, or a bad one", body = ErrorEnvelope),
+        (status = 401, description = "No valid token", body = ErrorEnvelope),
+        (status = 403, description = "The token lacks sync:admin", body = ErrorEnvelope),
+        (status = 404, description = "No such datasource", body = ErrorEnvelope),
+        (status = 409, description = "Job configs use the datasource", body = ErrorEnvelope),
+        (status = 413, description = "The body is too large", body = ErrorEnvelope),
+        (status = 500, description = "Internal error", body = ErrorEnvelope)),
+    security(("bearer" = ["sync:admin"])))]
+pub async fn delete_by_method(state: State<AppState>, request: Request) -> ApiResult<Deleted> {
+    delete(state, request).await
 }
 
 /// The 409 of a datasource that job configs use, naming (up to ten of) them.

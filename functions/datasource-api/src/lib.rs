@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`settings`]: the function's environment (`SYNC_ALLOWED_HOSTS`,
 //!   `SYNC_CONNECT_TIMEOUT_MS`, `HTTP_MAX_BODY_BYTES`);
-//! - [`datasource`]: the routes `/api/datasource/{save,update,delete,query,list,ping,tables,columns}`
+//! - [`datasource`]: the routes
+//!   `/api/datasource/{save,update,delete,query,list,ping,tables,columns}`
 //!   (scope [`SCOPE_SYNC`]);
 //! - [`times`]: the answers' UTC `YYYY-MM-DD HH:MM:SS`;
 //! - [`router`]: the axum router; [`ApiDoc`]: the OpenAPI document at `/openapi.json`.
@@ -88,7 +89,7 @@ pub fn router(state: AppState, tokens: auth::Tokens) -> Router {
         .route("/api/datasource/update", post(datasource::update))
         .route(
             "/api/datasource/delete",
-            post(datasource::delete).delete(datasource::delete),
+            post(datasource::delete).delete(datasource::delete_by_method),
         )
         .route("/api/datasource/query", get(datasource::query))
         .route("/api/datasource/list", get(datasource::list))
@@ -99,7 +100,7 @@ pub fn router(state: AppState, tokens: auth::Tokens) -> Router {
         .route("/api/config/update", post(config::update))
         .route(
             "/api/config/delete",
-            post(config::delete).delete(config::delete),
+            post(config::delete).delete(config::delete_by_method),
         )
         .route("/api/config/query", get(config::query))
         .route("/api/config/list", get(config::list))
@@ -124,6 +125,7 @@ pub fn router(state: AppState, tokens: auth::Tokens) -> Router {
         datasource::save,
         datasource::update,
         datasource::delete,
+        datasource::delete_by_method,
         datasource::query,
         datasource::list,
         datasource::ping,
@@ -132,6 +134,7 @@ pub fn router(state: AppState, tokens: auth::Tokens) -> Router {
         config::save,
         config::update,
         config::delete,
+        config::delete_by_method,
         config::query,
         config::list,
         config::exec,
