@@ -20,6 +20,10 @@ use crate::value::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadCodec {
     Long,
+    /// PostgreSQL int2, int4 and oid: their own widths on the wire, chosen once per result.
+    Short,
+    Int,
+    Oid,
     ULong,
     /// PostgreSQL bool.
     Bool,
@@ -75,7 +79,10 @@ impl ReadCodec {
     /// The codec for a PostgreSQL column.
     pub fn postgres(name: &str, type_name: &str) -> Result<Self, String> {
         Ok(match type_name {
-            "INT2" | "INT4" | "INT8" | "OID" => ReadCodec::Long,
+            "INT2" => ReadCodec::Short,
+            "INT4" => ReadCodec::Int,
+            "OID" => ReadCodec::Oid,
+            "INT8" => ReadCodec::Long,
             "BOOL" => ReadCodec::Bool,
             "FLOAT4" => ReadCodec::Float,
             "FLOAT8" => ReadCodec::Double,
@@ -148,7 +155,7 @@ pub fn decode_mysql(row: &MySqlRow, codecs: &[ReadCodec]) -> Result<Vec<Value>, 
     let mut out = Vec::with_capacity(codecs.len());
     for (i, codec) in codecs.iter().enumerate() {
         let value = match codec {
-            ReadCodec::Long => row
+            ReadCodec::Long | ReadCodec::Short | ReadCodec::Int | ReadCodec::Oid => row
                 .try_get_unchecked::<Option<i64>, _>(i)
                 .map(|v| v.map(Value::Long)),
             ReadCodec::ULong => row
@@ -204,20 +211,17 @@ pub fn decode_mysql(row: &MySqlRow, codecs: &[ReadCodec]) -> Result<Vec<Value>, 
 pub fn decode_postgres(row: &PgRow, codecs: &[ReadCodec]) -> Result<Vec<Value>, String> {
     let mut out = Vec::with_capacity(codecs.len());
     for (i, codec) in codecs.iter().enumerate() {
-        let type_name = row.columns()[i].type_info().name();
         let value = match codec {
-            ReadCodec::Long => match type_name {
-                "INT2" => row
-                    .try_get::<Option<i16>, _>(i)
-                    .map(|v| v.map(|n| Value::Long(n.into()))),
-                "INT4" => row
-                    .try_get::<Option<i32>, _>(i)
-                    .map(|v| v.map(|n| Value::Long(n.into()))),
-                "OID" => row
-                    .try_get::<Option<sqlx::postgres::types::Oid>, _>(i)
-                    .map(|v| v.map(|n| Value::Long(n.0.into()))),
-                _ => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Long)),
-            },
+            ReadCodec::Short => row
+                .try_get::<Option<i16>, _>(i)
+                .map(|v| v.map(|n| Value::Long(n.into()))),
+            ReadCodec::Int => row
+                .try_get::<Option<i32>, _>(i)
+                .map(|v| v.map(|n| Value::Long(n.into()))),
+            ReadCodec::Oid => row
+                .try_get::<Option<sqlx::postgres::types::Oid>, _>(i)
+                .map(|v| v.map(|n| Value::Long(n.0.into()))),
+            ReadCodec::Long => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Long)),
             ReadCodec::Bool => row
                 .try_get::<Option<bool>, _>(i)
                 .map(|v| v.map(Value::Bool)),
