@@ -16,6 +16,11 @@
 #      styles, the live ads, a few thousand shows and clicks, ad-counter-worker invoked on
 #      what the queue holds (and again on one batch: nothing counts twice), ad-archive,
 #      and the hour table and the day's CTR and unique visitors.
+#  10. Data sync (datasource-api over the same endpoint, sync-worker invoked on its queue): a
+#      MariaDB table of 20,000 orders and an empty PostgreSQL one, both saved as datasources
+#      (passwords masked), ping, tables and columns, a job config from the builder, exec
+#      (202), the worker on the queued run (and again: the redelivery copies nothing), the
+#      DataX summary, the run list, and the rows compared on both sides.
 # Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,13 +55,21 @@ mariadb --protocol=TCP -h 127.0.0.1 -u root -e 'DROP DATABASE IF EXISTS learning
   CREATE DATABASE learning_demo CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
 
 say "building the functions and the generator"
-cargo build --quiet -p import -p migrate -p course-stats -p cleanup -p cctv-api -p cctv-rollups -p ad-api -p ad-counter-worker -p ad-archive -p platform-tools -p xtask
+cargo build --quiet -p import -p migrate -p course-stats -p cleanup -p cctv-api -p cctv-rollups -p ad-api -p ad-counter-worker -p ad-archive -p datasource-api -p sync-worker -p platform-tools -p xtask
 
 # ad-api sends its hits to a queue on moto; its visitor salt is made for the run (watch
 # hands this environment to the functions it starts).
 AD_COUNTER_QUEUE_URL=$(.venv/bin/python scripts/lib/ads-demo.py queue "demo-ad-hits-$$")
 AD_VISITOR_SALT=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 export AD_COUNTER_QUEUE_URL AD_VISITOR_SALT
+# datasource-api and sync-worker: their queue and bucket on moto, a password key made for the
+# run, datasources on this machine only.
+SYNC_QUEUE_URL=$(.venv/bin/python scripts/lib/ads-demo.py queue "demo-sync-runs-$$")
+SYNC_BUCKET=demo-sync-$$
+.venv/bin/python -c "import boto3, os; boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL'], region_name=os.environ['AWS_REGION']).create_bucket(Bucket='$SYNC_BUCKET')"
+SYNC_ENCRYPTION_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+SYNC_ALLOWED_HOSTS=127.0.0.0/8
+export SYNC_QUEUE_URL SYNC_BUCKET SYNC_ENCRYPTION_KEY SYNC_ALLOWED_HOSTS
 
 LOG_DATE=$(TZ=Asia/Taipei date -d yesterday +%F)
 ZIP=$DEMO/$LOG_DATE.zip
@@ -268,5 +281,86 @@ say "ads: GET /v1/advert/day?from=$AD_TODAY&to=$AD_TODAY (live from the hourly c
 ok GET "/v1/advert/day?from=$AD_TODAY&to=$AD_TODAY" | tee "$ADS/day.json" | ads day
 jq -e '[.data[].shows] | add == 2000' "$ADS/day.json" >/dev/null || { echo "expected 2000 shows" >&2; exit 1; }
 jq -e '[.data[].clicks] | add == 100' "$ADS/day.json" >/dev/null || { echo "expected 100 clicks" >&2; exit 1; }
+unset CCTV_TOKEN
+
+# --- Data sync (issue 12): datasource-api, sync-worker
+SYNC=$DEMO/sync
+rm -rf "$SYNC"; mkdir -p "$SYNC"
+API=http://127.0.0.1:9000/lambda-url/datasource-api
+PG_SERVER=${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_DEMO=${PG_SERVER%/*}/sync_demo
+say "sync: a MariaDB table of 20,000 orders (sync_demo_src.orders) and an empty PostgreSQL one (sync_demo)"
+mariadb --protocol=TCP -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS sync_demo_src;
+  CREATE DATABASE sync_demo_src CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; USE sync_demo_src;
+  CREATE TABLE orders (id BIGINT PRIMARY KEY, customer VARCHAR(64) NOT NULL, amount DECIMAL(12,2) NOT NULL,
+    note TEXT NULL, ordered_at DATETIME(3) NOT NULL, shipped DATE NULL, paid TINYINT NOT NULL);
+  CREATE TABLE k (k INT PRIMARY KEY);
+  INSERT INTO k WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n WHERE k < 199) SELECT k FROM n;
+  INSERT INTO orders SELECT a.k * 100 + b.k + 1, CONCAT('customer-', (a.k * 100 + b.k) % 977),
+    ROUND(((a.k * 100 + b.k) * 7919 % 100000) / 100, 2),
+    IF(b.k % 9 = 0, NULL, CONCAT('배송 메모 😀 ', a.k * 100 + b.k)),
+    TIMESTAMPADD(MICROSECOND, (a.k * 100 + b.k) * 61234567, '2026-01-01 08:00:00'),
+    IF(b.k % 4 = 0, NULL, DATE_ADD('2026-01-02', INTERVAL a.k DAY)), b.k % 2
+  FROM k a JOIN k b ON b.k < 100; DROP TABLE k"
+psql "$PG_SERVER" -qc 'DROP DATABASE IF EXISTS sync_demo WITH (FORCE)' -c 'CREATE DATABASE sync_demo'
+psql "$PG_DEMO" -qc 'CREATE TABLE orders (id BIGINT PRIMARY KEY, customer VARCHAR(64) NOT NULL,
+  amount NUMERIC(12,2) NOT NULL, note TEXT NULL, ordered_at TIMESTAMP(3) NOT NULL, shipped DATE NULL, paid SMALLINT NOT NULL)'
+say "sync: api-token mint --name demo-sync --scope sync:admin --expires-in 1d"
+CCTV_TOKEN=$(cargo run -q -p platform-tools --bin api-token -- mint --name demo-sync --scope sync:admin --expires-in 1d --quiet)
+[[ $CCTV_TOKEN == dp_* ]] || { echo "api-token mint printed no token" >&2; exit 1; }
+say "sync: POST /api/datasource/save: the MariaDB source and the PostgreSQL target"
+SRC=$(ok POST /api/datasource/save "${JSON[@]}" --data '{"source_name": "demo-mariadb", "description": "orders (local MariaDB)",
+  "project_name": "demo", "db_type": "mysql", "host": "127.0.0.1", "port": 3306, "user": "root", "password": "",
+  "database": "sync_demo_src"}' | jq -e .data.id)
+DST=$(ok POST /api/datasource/save "${JSON[@]}" --data '{"source_name": "demo-postgresql", "description": "reporting copy",
+  "project_name": "demo", "db_type": "postgresql", "host": "127.0.0.1", "port": 5432, "user": "postgres",
+  "password": "not-needed-with-trust-auth", "database": "sync_demo"}' | jq -e .data.id)
+expect 409 api POST /api/datasource/save "${JSON[@]}" --data '{"source_name": "demo-mariadb", "db_type": "mysql",
+  "host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "database": "sync_demo_src"}'
+say "sync: GET /api/datasource/list (passwords are never answered)"
+ok GET /api/datasource/list | tee "$SYNC/list.json" | jq -c '.data[] | {id, source_name, db_type, host, port, db_name, password}'
+if grep -q not-needed-with-trust-auth "$SYNC/list.json"; then echo "a password was answered" >&2; exit 1; fi
+say "sync: POST /api/datasource/ping?id= of both; a closed port is 'unreachable'; a host outside the allow-list is 403"
+for id in "$SRC" "$DST"; do ok POST "/api/datasource/ping?id=$id" | jq -c .data; done
+ok POST /api/datasource/ping "${JSON[@]}" --data '{"host": "127.0.0.1", "port": 1, "user": "root", "password": "", "database": "x", "db_type": "mysql"}' | jq -c .data
+expect 403 api POST /api/datasource/ping "${JSON[@]}" --data '{"host": "192.0.2.1", "port": 3306, "user": "root", "password": "", "database": "x", "db_type": "mysql"}'
+say "sync: GET /api/datasource/tables?id=$SRC and /api/datasource/columns?id=$SRC&tableName=orders"
+ok GET "/api/datasource/tables?id=$SRC" | jq -c .data
+ok GET "/api/datasource/columns?id=$SRC&tableName=orders" | jq -c '.data[] | [.name, .type, .nullable, .key]'
+say "sync: POST /api/config/save from the builder (orders, splitPk id, channel 2, batchSize 1000)"
+CONFIG=$(ok POST /api/config/save "${JSON[@]}" --data "{\"config_name\": \"orders-to-reporting\", \"channel\": 2, \"errorLimit\": 0,
+  \"reader\": {\"datasource_id\": $SRC, \"table\": \"orders\", \"splitPk\": \"id\"},
+  \"writer\": {\"datasource_id\": $DST, \"table\": \"orders\", \"batchSize\": 1000,
+    \"preSql\": [\"DELETE FROM @table\"]}}" | tee "$SYNC/config.json" | jq -e .data.id)
+jq '.data | {id, config_name, config_path, content}' "$SYNC/config.json"
+say "sync: a job JSON with a parameter DataX does not know is refused, naming its path"
+expect 400 api POST /api/config/save "${JSON[@]}" --data "{\"config_name\": \"bad\", \"content\": {\"job\": {\"content\": [{
+  \"reader\": {\"name\": \"mysqlreader\", \"parameter\": {\"datasourceId\": $SRC, \"column\": [\"*\"], \"splitpk\": \"id\", \"connection\": [{\"table\": [\"orders\"]}]}},
+  \"writer\": {\"name\": \"streamwriter\", \"parameter\": {}}}]}}}"
+say "sync: POST /api/config/exec?id=$CONFIG (202: queued for sync-worker)"
+RUN=$(ok POST "/api/config/exec?id=$CONFIG" | tee /dev/stderr | jq -e .data.exec_log_id)
+say "sync: cargo lambda invoke sync-worker on what the queue holds"
+mapfile -t SYNC_BATCHES < <(.venv/bin/python scripts/lib/ads-demo.py drain "$SYNC_QUEUE_URL" "$SYNC")
+for batch in "${SYNC_BATCHES[@]}"; do invoke sync-worker --data-file "$batch"; echo; done | .venv/bin/python scripts/lib/ads-demo.py failures
+say "sync: the same message again (a redelivery): the run is already taken, nothing is copied twice"
+invoke sync-worker --data-file "${SYNC_BATCHES[0]}" | .venv/bin/python scripts/lib/ads-demo.py failures
+say "sync: GET /api/config/log?id=$RUN: DataX's summary at the end of the run's log"
+ok GET "/api/config/log?id=$RUN" | tee "$SYNC/log.json" | jq -r '.data.lines[-12:][]'
+jq -e '.data.run.status == "succeeded" and .data.run.records_written == 20000 and .data.run.records_failed == 0' "$SYNC/log.json" >/dev/null \
+  || { echo "expected a succeeded run of 20000 records" >&2; exit 1; }
+say "sync: GET /api/config/logs?config_id=$CONFIG"
+ok GET "/api/config/logs?config_id=$CONFIG" | jq -c '.data.list[] | {id, exec_name, status, records_read, records_written, records_failed, insert_date}'
+say "sync: both sides, row for row (count, sums, NULLs)"
+mariadb --protocol=TCP -h 127.0.0.1 -u root --table -e "SELECT COUNT(*) AS row_count, SUM(amount) AS amount, COUNT(note) AS notes,
+  COUNT(shipped) AS shipped, SUM(paid) AS paid, MAX(ordered_at) AS last_order FROM orders" sync_demo_src
+psql "$PG_DEMO" -c "SELECT COUNT(*) AS row_count, SUM(amount) AS amount, COUNT(note) AS notes,
+  COUNT(shipped) AS shipped, SUM(paid) AS paid, MAX(ordered_at) AS last_order FROM orders"
+SAME=$(psql "$PG_DEMO" -tAc "SELECT md5(string_agg(id || '|' || customer || '|' || amount || '|' || coalesce(note, 'NULL') || '|' ||
+  to_char(ordered_at, 'YYYY-MM-DD HH24:MI:SS.MS') || '|' || coalesce(shipped::text, 'NULL') || '|' || paid, ',' ORDER BY id)) FROM orders")
+SOURCE=$(mariadb --protocol=TCP -h 127.0.0.1 -u root -N -e "SET SESSION group_concat_max_len = 1 << 30;
+  SELECT MD5(GROUP_CONCAT(CONCAT_WS('|', id, customer, amount, IFNULL(note, 'NULL'), LEFT(DATE_FORMAT(ordered_at, '%Y-%m-%d %H:%i:%s.%f'), 23),
+  IFNULL(shipped, 'NULL'), paid) ORDER BY id SEPARATOR ',')) FROM orders" sync_demo_src)
+echo "digest of every row: MariaDB $SOURCE, PostgreSQL $SAME"
+[ -n "$SOURCE" ] && [ "$SOURCE" = "$SAME" ] || { echo "the copy differs from the source" >&2; exit 1; }
 unset CCTV_TOKEN
 say "demo done (function logs: $DEMO/watch.log)"

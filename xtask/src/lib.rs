@@ -7,6 +7,7 @@
 //! - [`bench_cleanup`]: the chunked cleanup next to unchunked DELETEs, with a writer alongside.
 //! - [`bench_cctv`]: the CCTV ingest and rollups next to the original's trigger and events.
 //! - [`bench_ads`]: the ad-counter worker next to per-event upserts and the seed's Redis INCR.
+//! - [`bench_sync`]: the sync engine MySQL→MySQL / PostgreSQL next to mysqldump, LOAD DATA, \copy.
 //! - [`bench_db`]: the server from `DATABASE_URL` and a fresh database per benchmark.
 
 pub mod bench;
@@ -15,4 +16,5 @@ pub mod bench_cctv;
 pub mod bench_cleanup;
 pub mod bench_course_stats;
 pub mod bench_db;
+pub mod bench_sync;
 pub mod generate;

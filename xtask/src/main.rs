@@ -84,6 +84,25 @@ enum Task {
         #[arg(long, env = "BENCH_CCTV_BASELINE_COUNTS")]
         baseline_counts: Option<u64>,
     },
+    /// Benchmark the sync engine against mysqldump | mysql, LOAD DATA and psql \copy
+    /// (needs DATABASE_URL and POSTGRES_URL).
+    BenchSync {
+        /// Rows of the generated 10-column table.
+        #[arg(long, env = "BENCH_SYNC_ROWS", default_value_t = 2_000_000)]
+        rows: u64,
+        /// The engine's `channel` (ranges copied at once).
+        #[arg(long, env = "BENCH_SYNC_CHANNEL", default_value_t = 1)]
+        channel: u32,
+        /// The writers' `batchSize` (DataX's default is 1024 for mysqlwriter).
+        #[arg(long, env = "BENCH_SYNC_BATCH", default_value_t = 1024)]
+        batch_size: u32,
+        #[arg(
+            long,
+            env = "POSTGRES_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres_url: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -190,6 +209,23 @@ fn main() -> anyhow::Result<()> {
                 baseline_counts.unwrap_or(counts),
             ))?;
             print_cctv_figures(&f);
+        }
+        Task::BenchSync {
+            rows,
+            channel,
+            batch_size,
+            postgres_url,
+        } => {
+            let (mysql, url) = server_from_env(2)?;
+            let servers = xtask::bench_sync::Servers {
+                mysql,
+                login: xtask::bench_sync::MysqlLogin::from_url(&url)?,
+                postgres_url,
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            let f =
+                runtime.block_on(xtask::bench_sync::run(&servers, rows, channel, batch_size))?;
+            xtask::bench_sync::print(&f);
         }
     }
     Ok(())
