@@ -188,12 +188,7 @@ pub async fn run(
             "connection": [{"table": ["t"], "jdbcUrl": mysql_jdbc(login, ENGINE_DB)}]}}),
     );
     let engine_mysql_secs = timed_job(&job).await?;
-    ensure_same(
-        "engine MySQL→MySQL",
-        &expected,
-        &mysql_check(&engine).await?,
-    )?;
-    engine.close().await;
+    verify_mysql("engine MySQL→MySQL", &expected, engine).await?;
     println!("engine MySQL→MySQL: {engine_mysql_secs:.1} s");
 
     // mysqldump | mysql, as an operator copies a table between MySQL servers.
@@ -205,8 +200,7 @@ pub async fn run(
         ),
         login,
     )?;
-    ensure_same("mysqldump | mysql", &expected, &mysql_check(&dump).await?)?;
-    dump.close().await;
+    verify_mysql("mysqldump | mysql", &expected, dump).await?;
     println!("mysqldump | mysql: {dump_secs:.1} s");
 
     // SELECT … INTO OUTFILE, then LOAD DATA INFILE: the server's own bulk path (it needs
@@ -235,12 +229,7 @@ pub async fn run(
     .await
     .context("LOAD DATA INFILE")?;
     let load_data_secs = started.elapsed().as_secs_f64();
-    ensure_same(
-        "INTO OUTFILE + LOAD DATA",
-        &expected,
-        &mysql_check(&load).await?,
-    )?;
-    load.close().await;
+    verify_mysql("INTO OUTFILE + LOAD DATA", &expected, load).await?;
     println!("INTO OUTFILE {outfile_secs:.1} s + LOAD DATA {load_data_secs:.1} s");
 
     // The engine, MySQL → PostgreSQL.
@@ -492,18 +481,26 @@ async fn recreate_pg(server_url: &str, name: &str) -> anyhow::Result<PgConnectio
 }
 
 async fn mysql_check(pool: &MySqlPool) -> anyhow::Result<Vec<String>> {
-    let row = sqlx::query(MYSQL_CHECK).fetch_one(pool).await?;
-    (0..row.len())
-        .map(|i| {
-            row.try_get::<Option<String>, _>(i)
-                .map(Option::unwrap_or_default)
-                .map_err(Into::into)
-        })
-        .collect()
+    row_texts(&sqlx::query(MYSQL_CHECK).fetch_one(pool).await?)
+}
+
+/// Checks a MySQL copy against the source, then closes its pool.
+async fn verify_mysql(what: &str, expected: &[String], copy: MySqlPool) -> anyhow::Result<()> {
+    ensure_same(what, expected, &mysql_check(&copy).await?)?;
+    copy.close().await;
+    Ok(())
 }
 
 async fn pg_check(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
-    let row = sqlx::query(PG_CHECK).fetch_one(&mut *conn).await?;
+    row_texts(&sqlx::query(PG_CHECK).fetch_one(&mut *conn).await?)
+}
+
+/// Every column of a check row as text (NULL, a sum over no rows, as "").
+fn row_texts<R: Row>(row: &R) -> anyhow::Result<Vec<String>>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     (0..row.len())
         .map(|i| {
             row.try_get::<Option<String>, _>(i)
