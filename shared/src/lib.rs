@@ -24,6 +24,8 @@
 //! - [`job`]: the scheduled-job kit: typed payloads, the invocation's [`job::Deadline`],
 //!   one summary line per run.
 //! - `ads` (feature `ads`): the ad counters' hit event, visitor sketches, hours and figures.
+//! - `chat` (feature `chat`): the keyword batches' question normalisation, question hash
+//!   and work message.
 //! - `http` (feature `http`): the JSON envelope, API errors, bearer-token authentication and
 //!   the Lambda adapter shared by the HTTP API functions.
 
@@ -31,6 +33,8 @@
 pub mod ads;
 pub mod aws;
 pub mod business_time;
+#[cfg(feature = "chat")]
+pub mod chat;
 pub mod config;
 pub mod db;
 pub mod error;

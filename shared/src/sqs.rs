@@ -369,6 +369,10 @@ pub struct Producer<S = aws_sdk_sqs::Client> {
     pub attempts: u32,
     /// The size limit checked before sending.
     pub max_message_bytes: usize,
+    /// `SendMessageBatch` requests in flight at once (1: one after the other). Each request
+    /// is a round trip of tens of milliseconds, so a producer of many messages (the keyword
+    /// batch's questions) keeps several going.
+    pub in_flight: usize,
 }
 
 impl<S: BatchSender> Producer<S> {
@@ -379,6 +383,7 @@ impl<S: BatchSender> Producer<S> {
             queue_url: queue_url.into(),
             attempts: 3,
             max_message_bytes: MAX_MESSAGE_BYTES,
+            in_flight: 1,
         }
     }
 
@@ -387,8 +392,10 @@ impl<S: BatchSender> Producer<S> {
     /// # Errors
     /// [`SendError::TooLarge`] / [`SendError::Empty`] before anything is sent;
     /// [`SendError::Partial`] naming the messages still refused after the retries (the rest
-    /// were sent); [`SendError::Request`] when a request failed outright (the batches before
-    /// it were sent: SQS consumers must be idempotent anyway).
+    /// were sent); [`SendError::Request`] when a request failed outright (other requests may
+    /// have been sent, and with `in_flight` > 1 the ones in flight may or may not have been:
+    /// SQS consumers must be idempotent anyway, and a producer that must know keeps its own
+    /// ledger, as the keyword batch does).
     pub async fn send_all(&self, messages: Vec<OutgoingMessage>) -> Result<usize, SendError> {
         for (index, message) in messages.iter().enumerate() {
             if message.body.is_empty() {
@@ -413,25 +420,13 @@ impl<S: BatchSender> Producer<S> {
                 tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt - 2))).await;
             }
             let mut retry = Vec::new();
-            for batch in self.batches(std::mem::take(&mut pending)) {
-                let by_id: HashMap<String, (usize, OutgoingMessage)> = batch
-                    .iter()
-                    .map(|(index, message)| (index.to_string(), (*index, message.clone())))
-                    .collect();
-                let entries = batch
-                    .into_iter()
-                    .map(|(index, message)| (index.to_string(), message))
-                    .collect();
-                let outcome = self
-                    .sender
-                    .send_batch(&self.queue_url, entries)
-                    .await
-                    .map_err(SendError::Request)?;
-                for (id, code, sender_fault) in outcome.failed {
-                    let Some((index, message)) = by_id.get(&id).cloned() else {
-                        continue;
-                    };
-                    if sender_fault || attempt == self.attempts.max(1) {
+            let last_attempt = attempt == self.attempts.max(1);
+            let mut outcomes = stream::iter(self.batches(std::mem::take(&mut pending)))
+                .map(|batch| self.send_one_batch(batch))
+                .buffer_unordered(self.in_flight.max(1));
+            while let Some(outcome) = outcomes.next().await {
+                for (index, message, code, sender_fault) in outcome? {
+                    if sender_fault || last_attempt {
                         failed_for_good.push((index, code, sender_fault));
                     } else {
                         tracing::warn!(index, code = %code, attempt, "SQS refused an entry; retrying it");
@@ -450,6 +445,36 @@ impl<S: BatchSender> Producer<S> {
                 failed: failed_for_good,
             })
         }
+    }
+
+    /// Sends one request; answers the entries SQS refused (index, message, code, sender's
+    /// fault).
+    async fn send_one_batch(
+        &self,
+        batch: Vec<(usize, OutgoingMessage)>,
+    ) -> Result<Vec<(usize, OutgoingMessage, String, bool)>, SendError> {
+        let mut by_id: HashMap<String, (usize, OutgoingMessage)> = batch
+            .iter()
+            .map(|(index, message)| (index.to_string(), (*index, message.clone())))
+            .collect();
+        let entries = batch
+            .into_iter()
+            .map(|(index, message)| (index.to_string(), message))
+            .collect();
+        let outcome = self
+            .sender
+            .send_batch(&self.queue_url, entries)
+            .await
+            .map_err(SendError::Request)?;
+        Ok(outcome
+            .failed
+            .into_iter()
+            .filter_map(|(id, code, sender_fault)| {
+                by_id
+                    .remove(&id)
+                    .map(|(index, message)| (index, message, code, sender_fault))
+            })
+            .collect())
     }
 
     /// Groups messages into requests of at most ten entries and at most the size limit.

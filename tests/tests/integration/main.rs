@@ -16,6 +16,7 @@ mod import_bad_input;
 mod import_integrity;
 mod import_mapping;
 mod import_s3;
+mod keywords;
 mod migrate;
 mod migrate_on_deploy;
 mod secrets;
