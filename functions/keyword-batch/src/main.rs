@@ -13,15 +13,26 @@ use keyword_batch::BatchSettings;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
-    let mut settings = Settings::from_env()?;
-    let batch = BatchSettings::from_env()?;
+    let settings = Settings::from_env()?;
+    let mut batch = BatchSettings::from_env()?;
     common::instant::DateWindow::from_env()?;
     let queue_url: String = env_opt("KEYWORD_QUEUE_URL")?.ok_or(ConfigError::Missing {
         name: "KEYWORD_QUEUE_URL",
         hint: "the work queue keyword-worker reads",
     })?;
-    // A streaming read and a writer per date in flight.
-    settings.database.max_connections = settings.database.max_connections.max(batch.connections());
+    // A streaming read and a writer per date in flight: the pool (DB_MAX_CONNECTIONS, which
+    // the stack's connection budget counts) bounds how many dates run at once.
+    let by_pool = usize::try_from(settings.database.max_connections / 2)
+        .unwrap_or(1)
+        .max(1);
+    if batch.date_concurrency > by_pool {
+        tracing::info!(
+            configured = batch.date_concurrency,
+            used = by_pool,
+            "KEYWORD_DATE_CONCURRENCY capped by DB_MAX_CONNECTIONS / 2"
+        );
+        batch.date_concurrency = by_pool;
+    }
     let sdk = aws::sdk_config().await;
     let database = Database::lazy(&settings.database, &sdk).await?;
     let mut producer = Producer::new(

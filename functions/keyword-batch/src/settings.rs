@@ -27,7 +27,7 @@ pub struct BatchSettings {
     /// its own.
     pub questions_per_message: usize,
     /// Dates surveyed and sent at once (`KEYWORD_DATE_CONCURRENCY`, 1..=8, default 2); each
-    /// takes two database connections.
+    /// takes two database connections, so the function runs at most DB_MAX_CONNECTIONS / 2.
     pub date_concurrency: usize,
     /// `SendMessageBatch` requests in flight at once (`KEYWORD_SEND_IN_FLIGHT`, 1..=16, 4).
     pub send_in_flight: usize,
@@ -94,11 +94,6 @@ impl BatchSettings {
                 16,
             )?,
         })
-    }
-
-    /// Database connections a run uses at most: a streaming read and a writer per date.
-    pub fn connections(&self) -> u32 {
-        u32::try_from(self.date_concurrency * 2).unwrap_or(u32::MAX)
     }
 }
 

@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use common::{
     chat::{QuestionHash, WorkItem, WorkMessage},
+    job::Deadline,
     sqs::{MessageError, handle_batch},
 };
 use sqlx::MySqlPool;
@@ -78,8 +79,10 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Handles one SQS batch; answers the messages to redeliver.
-    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+    /// Handles one SQS batch; answers the messages to redeliver. Near `deadline` the
+    /// questions not yet started are handed back (their messages fail unrecorded; the
+    /// questions already stored are skipped when they come back).
+    pub async fn handle(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
         let builtin = match &self.classifier {
             Classifier::Builtin => match BuiltinClassifier::load(&self.pool).await {
                 Ok(builtin) => Some(builtin),
@@ -93,7 +96,8 @@ impl Worker {
         let stopped = AtomicBool::new(false);
         let (builtin, stopped) = (&builtin, &stopped);
         handle_batch(event, self.settings.concurrency, |message| async move {
-            self.message(message, builtin.as_ref(), stopped).await
+            self.message(message, builtin.as_ref(), stopped, deadline)
+                .await
         })
         .await
     }
@@ -103,6 +107,7 @@ impl Worker {
         message: SqsMessage,
         builtin: Option<&BuiltinClassifier>,
         stopped: &AtomicBool,
+        deadline: Deadline,
     ) -> Result<(), MessageError> {
         let work = parse(&message)?;
         let last_receive = receive_count(&message) >= self.settings.max_receives;
@@ -110,6 +115,11 @@ impl Worker {
             if stopped.load(Ordering::SeqCst) {
                 return Err(MessageError::retryable(std::io::Error::other(
                     "not attempted: the classifier stopped the batch (account-wide failure)",
+                )));
+            }
+            if deadline.reached() {
+                return Err(MessageError::retryable(std::io::Error::other(
+                    "not finished: the invocation nears its deadline",
                 )));
             }
             match self.question(item, builtin).await {

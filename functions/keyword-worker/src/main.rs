@@ -1,10 +1,13 @@
 //! Wiring only: see the library for what `keyword-worker` does.
 
 use aws_lambda_events::sqs::SqsEvent;
+use std::time::Duration;
+
 use common::{
     aws,
     config::Settings,
     db::Database,
+    job::Deadline,
     metrics,
     secrets::{Secret, SecretSource},
     telemetry,
@@ -16,12 +19,9 @@ use secrecy::ExposeSecret;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let mut settings = Settings::from_env()?;
+    let settings = Settings::from_env()?;
+    // Messages in flight mostly wait for HCX; they share DB_MAX_CONNECTIONS connections.
     let worker_settings = WorkerSettings::from_env()?;
-    settings.database.max_connections = settings
-        .database
-        .max_connections
-        .max(u32::try_from(worker_settings.concurrency).unwrap_or(u32::MAX));
     let sdk = aws::sdk_config().await;
     let database = Database::lazy(&settings.database, &sdk).await?;
     // The HCX key: Secrets Manager in AWS, the environment locally; none configured means
@@ -50,7 +50,10 @@ async fn main() -> Result<(), Error> {
     };
     let worker = &worker;
     metrics::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(worker.handle(event.payload).await)
+        // Keep 30 s to finish the question in flight (an HCX request and its retries are
+        // bounded by KEYWORD_HCX_TIMEOUT_SECS) and answer.
+        let deadline = Deadline::from_context_with_margin(&event.context, Duration::from_secs(30));
+        Ok::<_, Error>(worker.handle(event.payload, deadline).await)
     }))
     .await
 }

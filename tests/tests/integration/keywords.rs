@@ -160,7 +160,7 @@ impl Kw {
 async fn work(worker: &Worker, messages: Vec<SqsMessage>) -> SqsBatchResponse {
     let mut event = SqsEvent::default();
     event.records = messages;
-    worker.handle(event).await
+    worker.handle(event, Deadline::none()).await
 }
 
 fn questions(messages: &[SqsMessage]) -> Vec<common::chat::WorkItem> {
@@ -871,4 +871,101 @@ async fn malformed_work_messages_fail_alone() {
     failed.sort();
     assert_eq!(failed, ["empty", "not-json", "wrong-hash"]);
     assert_eq!(kw.db.count("admin_chat_keywords").await, 1);
+}
+
+#[tokio::test]
+async fn the_sample_events_do_what_their_names_say() {
+    let kw = Kw::new(Normalization::On).await;
+    kw.insert_texts(
+        day(11),
+        &[
+            "교통카드 어디서 충전하나요?",
+            "How do I get a refund for my ticket?",
+        ],
+    )
+    .await;
+    let event = |text: &str| serde_json::from_str::<Value>(text).expect("event json");
+    let check = kw
+        .run(event(include_str!(
+            "../../../events/keyword-batch/check.json"
+        )))
+        .await;
+    assert_eq!(check["check"]["total_unique"], 2, "{check}");
+    let basic = kw
+        .run(event(include_str!(
+            "../../../events/keyword-batch/basic.json"
+        )))
+        .await;
+    assert_eq!(basic["basic"]["sent"], 2);
+    let missing = kw
+        .run(event(include_str!(
+            "../../../events/keyword-batch/missing.json"
+        )))
+        .await;
+    assert_eq!(missing["missing"]["sent"], 0);
+    let complete = kw
+        .run(event(include_str!(
+            "../../../events/keyword-batch/complete.json"
+        )))
+        .await;
+    assert_eq!(complete["final_check"]["queued"], 2);
+    let scheduled = kw
+        .run(event(include_str!(
+            "../../../events/keyword-batch/scheduled.json"
+        )))
+        .await;
+    assert_eq!(
+        (scheduled["mode"].as_str(), scheduled["from"].as_str()),
+        (Some("complete"), Some("2025-06-19"))
+    );
+    let invalid = kw
+        .run_with(
+            event(include_str!("../../../events/keyword-batch/invalid.json")),
+            Deadline::none(),
+        )
+        .await;
+    assert!(
+        matches!(invalid, Err(FunctionError::InvalidEvent(_))),
+        "{invalid:?}"
+    );
+
+    // The worker's sample is the same two questions of 2025-06-11 (what the batch sent).
+    let worker = kw.builtin_worker();
+    let sample: SqsEvent = serde_json::from_str(include_str!(
+        "../../../events/keyword-worker/questions.json"
+    ))
+    .expect("sqs event");
+    assert!(
+        worker
+            .handle(sample.clone(), Deadline::none())
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert!(
+        worker
+            .handle(sample, Deadline::none())
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert_eq!(kw.db.count("admin_chat_keywords").await, 2);
+    let complete = kw
+        .run(event(include_str!(
+            "../../../events/keyword-batch/complete.json"
+        )))
+        .await;
+    assert_eq!(complete["verification"]["verified"], true, "{complete}");
+    let malformed: SqsEvent = serde_json::from_str(include_str!(
+        "../../../events/keyword-worker/malformed.json"
+    ))
+    .expect("sqs event");
+    assert_eq!(
+        worker
+            .handle(malformed, Deadline::none())
+            .await
+            .batch_item_failures
+            .len(),
+        2
+    );
 }
