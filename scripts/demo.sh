@@ -21,6 +21,10 @@
 #      (passwords masked), ping, tables and columns, a job config from the builder, exec
 #      (202), the worker on the queued run (and again: the redelivery copies nothing), the
 #      DataX summary, the run list, and the rows compared on both sides.
+#  11. Keyword batches (keyword-batch and keyword-worker invoked through cargo lambda watch):
+#      three days of generated chats, `check` (nothing processed), `complete` (every
+#      unique question sent once), keyword-worker with the built-in classifier on what the
+#      queue holds (and again: nothing twice), `check` at 100 %, the top keywords per category.
 # Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,7 +59,7 @@ mariadb --protocol=TCP -h 127.0.0.1 -u root -e 'DROP DATABASE IF EXISTS learning
   CREATE DATABASE learning_demo CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
 
 say "building the functions and the generator"
-cargo build --quiet -p import -p migrate -p course-stats -p cleanup -p cctv-api -p cctv-rollups -p ad-api -p ad-counter-worker -p ad-archive -p datasource-api -p sync-worker -p platform-tools -p xtask
+cargo build --quiet -p import -p migrate -p course-stats -p cleanup -p cctv-api -p cctv-rollups -p ad-api -p ad-counter-worker -p ad-archive -p datasource-api -p sync-worker -p keyword-batch -p keyword-worker -p platform-tools -p xtask
 
 # ad-api sends its hits to a queue on moto; its visitor salt is made for the run (watch
 # hands this environment to the functions it starts).
@@ -70,6 +74,11 @@ SYNC_BUCKET=demo-sync-$$
 SYNC_ENCRYPTION_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 SYNC_ALLOWED_HOSTS=127.0.0.0/8
 export SYNC_QUEUE_URL SYNC_BUCKET SYNC_ENCRYPTION_KEY SYNC_ALLOWED_HOSTS
+# keyword-batch's work queue on moto; no HCX key, so keyword-worker's built-in classifier
+# answers (KEYWORD_HCX_API_KEY unset on purpose).
+KEYWORD_QUEUE_URL=$(.venv/bin/python scripts/lib/ads-demo.py queue "demo-keywords-$$")
+export KEYWORD_QUEUE_URL KEYWORD_TIME_ZONE=Asia/Seoul
+unset KEYWORD_HCX_API_KEY KEYWORD_HCX_API_KEY_SECRET_ARN
 
 LOG_DATE=$(TZ=Asia/Taipei date -d yesterday +%F)
 ZIP=$DEMO/$LOG_DATE.zip
@@ -363,4 +372,41 @@ SOURCE=$(mariadb --protocol=TCP -h 127.0.0.1 -u root -N -e "SET SESSION group_co
 echo "digest of every row: MariaDB $SOURCE, PostgreSQL $SAME"
 [ -n "$SOURCE" ] && [ "$SOURCE" = "$SAME" ] || { echo "the copy differs from the source" >&2; exit 1; }
 unset CCTV_TOKEN
+
+# --- Keyword batches (issue 13): keyword-batch, keyword-worker (built-in classifier)
+KW=$DEMO/keywords
+rm -rf "$KW"; mkdir -p "$KW"
+KW_TO=$(TZ=Asia/Seoul date -d yesterday +%F)
+KW_FROM=$(TZ=Asia/Seoul date -d "-3 days" +%F)
+KW_RANGE="\"from\": \"$KW_FROM\", \"to\": \"$KW_TO\""
+say "keywords: 3 days of generated chats ($KW_FROM..$KW_TO, Korean and English, repeats and variants)"
+target/debug/xtask gen-chats --from "$KW_FROM" --days 3 --per-day 1500 --seed 7
+sql "SELECT DATE(created_at) AS day, COUNT(*) AS chats, COUNT(DISTINCT input_text) AS distinct_texts FROM chattings GROUP BY day"
+say "keywords: cargo lambda invoke keyword-batch {\"mode\": \"check\", $KW_RANGE}"
+invoke_expect '.check.processed == 0 and .check.missing == .check.total_unique' keyword-batch --data-ascii "{\"mode\": \"check\", $KW_RANGE}" \
+  | jq -c '.check | {total_unique, processed, missing, rate_percent, blank_chats, dates: [.dates[] | {date, chats, unique, missing}]}'
+say "keywords: cargo lambda invoke keyword-batch {\"mode\": \"complete\", $KW_RANGE} (basic, check, missing, final check)"
+invoke keyword-batch --data-ascii "{\"mode\": \"complete\", $KW_RANGE}" | tee "$KW/complete.json" \
+  | jq -c '{sent: .basic.sent, missing_sent: .missing.sent, verification, final: (.final_check | {total_unique, processed, queued})}'
+jq -e '.basic.sent == .check.total_unique and .final_check.queued == .basic.sent' "$KW/complete.json" >/dev/null \
+  || { echo "expected every unique question sent once and queued" >&2; exit 1; }
+say "keywords: complete again (a second delivery of the schedule): nothing is sent twice"
+invoke_expect '.basic.sent == 0 and .missing.sent == 0' keyword-batch --data-ascii "{\"mode\": \"complete\", $KW_RANGE}" | jq -c '{basic_sent: .basic.sent, skipped_queued: .basic.skipped_queued}'
+say "keywords: cargo lambda invoke keyword-worker on what the queue holds (built-in classifier)"
+mapfile -t KW_BATCHES < <(.venv/bin/python scripts/lib/ads-demo.py drain "$KEYWORD_QUEUE_URL" "$KW")
+for batch in "${KW_BATCHES[@]}"; do invoke keyword-worker --data-file "$batch"; echo; done | .venv/bin/python scripts/lib/ads-demo.py failures
+say "keywords: the first batch again (a redelivery): no question is classified or stored twice"
+invoke keyword-worker --data-file "${KW_BATCHES[0]}" | .venv/bin/python scripts/lib/ads-demo.py failures
+say "keywords: check again"
+invoke_expect '.check.missing == 0 and .check.rate_percent == 100' keyword-batch --data-ascii "{\"mode\": \"check\", $KW_RANGE}" \
+  | jq -c '.check | {total_unique, processed, missing, rate_percent}'
+say "keywords: the top keywords per category (chats asking them)"
+sql "SELECT category, keyword, chats FROM (
+       SELECT k.category, j.keyword, SUM(k.total_count) AS chats,
+              ROW_NUMBER() OVER (PARTITION BY k.category ORDER BY SUM(k.total_count) DESC, j.keyword) AS rn
+       FROM admin_chat_keywords k,
+            JSON_TABLE(k.keywords, '\$[*]' COLUMNS (keyword VARCHAR(100) PATH '\$')) j
+       GROUP BY k.category, j.keyword) top
+     WHERE rn <= 3 ORDER BY category, chats DESC"
+sql "SELECT category, COUNT(*) AS questions, SUM(total_count) AS chats FROM admin_chat_keywords GROUP BY category ORDER BY chats DESC"
 say "demo done (function logs: $DEMO/watch.log)"

@@ -19,6 +19,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// Insert generated chats (Korean and English questions, repeats, variants) into
+    /// `chattings` of the database DATABASE_URL names (the keyword batches' input).
+    GenChats {
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: NaiveDate,
+        #[arg(long, default_value_t = 3)]
+        days: u32,
+        #[arg(long, default_value_t = 2000)]
+        per_day: u32,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Write a zip of realistic xAPI statements for one log date.
     GenXapi {
         /// Where to write the zip.
@@ -107,6 +120,21 @@ enum Task {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
+        Task::GenChats {
+            from,
+            days,
+            per_day,
+            seed,
+        } => {
+            let url = std::env::var("DATABASE_URL")?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let inserted = runtime.block_on(async {
+                let pool = sqlx::MySqlPool::connect(&url).await?;
+                let spec = xtask::chats::ChatSpec::new(from, days, per_day, seed);
+                anyhow::Ok(xtask::chats::insert(&pool, xtask::chats::chats(&spec)).await?)
+            })?;
+            println!("inserted {inserted} chats from {from} over {days} days");
+        }
         Task::GenXapi {
             out,
             statements,
