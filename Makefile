@@ -1,6 +1,6 @@
 # The two quick-start commands are `make demo` and `make test`; both set up what is
 # missing (Debian packages, the project virtualenv from PyPI, the local stack).
-.PHONY: demo test bench-ads bench-import bench-course-stats bench-cleanup bench-cctv bench-sync lint stack-up stack-down
+.PHONY: demo test bench-ads bench-keywords bench-import bench-course-stats bench-cleanup bench-cctv bench-sync lint stack-up stack-down
 
 demo:
 	scripts/demo.sh
@@ -19,6 +19,9 @@ bench-cctv:
 
 bench-ads:
 	scripts/bench-ads.sh
+
+bench-keywords:
+	scripts/bench-keywords.sh
 
 bench-sync:
 	scripts/bench-sync.sh

@@ -73,6 +73,19 @@ enum Task {
         #[arg(long, default_value_t = 2_000)]
         chunk_rows: u32,
     },
+    /// Benchmark the keyword batch's queries against the original's, `complete` end to end
+    /// against the fake HCX, and sending to moto (needs DATABASE_URL and AWS_ENDPOINT_URL).
+    BenchKeywords {
+        /// Generated chats over 7 days for the query comparison.
+        #[arg(long, env = "BENCH_KEYWORDS_CHATS", default_value_t = 1_000_000)]
+        chats: u64,
+        /// Unique questions (over 2 days) classified end to end through the fake HCX.
+        #[arg(long, env = "BENCH_KEYWORDS_QUESTIONS", default_value_t = 3000)]
+        questions: usize,
+        /// Leave out the sending comparison (1 vs 10 questions per message).
+        #[arg(long, env = "BENCH_KEYWORDS_SKIP_SEND")]
+        skip_send: bool,
+    },
     /// Benchmark the ad-counter worker against per-event upserts and Redis INCR (needs DATABASE_URL).
     BenchAds {
         /// Hit events folded (200 styles, 100,000 visitors, 5 % redelivered, batches of 10,000).
@@ -205,6 +218,28 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             let f = runtime.block_on(xtask::bench_cleanup::run(&server, events, chunk_rows))?;
             print_cleanup_figures(&f);
+        }
+        Task::BenchKeywords {
+            chats,
+            questions,
+            skip_send,
+        } => {
+            let (server, _) = server_from_env(8)?;
+            let options = xtask::bench_keywords::KeywordsOptions {
+                chats,
+                questions,
+                skip_send,
+                sqs_endpoint: std::env::var("AWS_ENDPOINT_URL")
+                    .unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned()),
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            let f = runtime.block_on(xtask::bench_keywords::run(&server, &options))?;
+            xtask::bench_keywords::print(&f);
+            anyhow::ensure!(
+                f.failures.is_empty(),
+                "{} correctness check(s) failed",
+                f.failures.len()
+            );
         }
         Task::BenchAds {
             events,

@@ -1,0 +1,1109 @@
+//! The keyword batch benchmark (source system 002), on the local MariaDB and moto.
+//!
+//! # Part 1: the queries (database `bench_keywords`)
+//! `--chats` generated chats (default 1,000,000; [`crate::chats`], about 30 % repeats) over
+//! the 7 days 2025-06-11..17; keyword rows (made with SQL, SHA-256 of the raw text, i.e.
+//! the question hash with normalisation off) for every question of the first 3 days and
+//! for half the questions of the 4th, so about half the questions are processed; then
+//! `ANALYZE TABLE`. Each side runs 3 times; the figure is the median (the data is in the
+//! buffer pool after the first run, so these are warm figures for both sides).
+//! - Unique questions of the 7 days: the function's survey (`survey::count_questions` per
+//!   date, 2 dates at once as its default KEYWORD_DATE_CONCURRENCY) with normalisation off
+//!   (like for like: the original groups by the column's collation too) and on; next to the
+//!   original's window query over the 7-day range, fetched whole as the original does, and
+//!   run day by day (2 at once). The per-day counts of the function (off) and of the
+//!   original run day by day must agree, chats and unique questions, or the run fails.
+//! - Missing questions of the 7 days: the function's `check` (`keyword_batch::handle`, its
+//!   survey plus the keyword rows and the ledger of each date) next to the original's
+//!   missing query; with normalisation off the function's missing count must equal the
+//!   original's rows, date by date.
+//!
+//! # Part 2: `complete` end to end (database `bench_keywords_e2e`)
+//! `--questions` unique questions (default 3,000, normalised) over 2 days, asked with
+//! repeats and variants; no question on both days, so every question takes exactly one
+//! successful HCX answer (a question of both days may legitimately be asked twice when two
+//! environments miss the cross-day cache at once, which would blur the duplicate check).
+//! `complete` puts them on a moto work queue (VisibilityTimeout 60 s, RedrivePolicy to a
+//! dead-letter queue with maxReceiveCount 5); then two simulated worker environments, each a
+//! `keyword_worker::Worker` with its own HCX client (account limit 600 requests a minute
+//! shared by 2 environments: 300 a minute each; base backoff 200 ms), loop
+//! ReceiveMessage (10, wait 1 s, with ApproximateReceiveCount) → `Worker::handle` →
+//! DeleteMessageBatch of the messages not reported failed, until the queue is empty. HCX
+//! is the fake server ([`crate::fake_hcx`]) answering every 10th request with a 429 and
+//! each after 100 ms. Wall time runs from the first receive to the last delete; the run
+//! fails past a time bound (15 min, or 3 s per 10 questions if more).
+//!
+//! The visibility timeout is 60 s, not a few seconds: one receive of 10 messages of 10
+//! questions is 100 requests at 5 a second, 20 s of work, and a shorter timeout would hand
+//! messages still being worked on to the other environment. A failed message comes back
+//! after it.
+//!
+//! Checks (the run fails otherwise): nothing in the dead-letter queue; one keyword row per
+//! question; exactly one successful HCX answer per question (none for anything else); every
+//! ledger row `done`, sent once; a final `check` with nothing missing.
+//!
+//! # Part 3: sending (on part 1's data)
+//! `basic` for one date without keyword rows (2025-06-15, about 100,000 unique questions
+//! with the default chats) to a fresh moto queue, 4 SendMessageBatch requests in flight,
+//! with 1 question per message and then with 10 (KEYWORD_QUESTIONS_PER_MESSAGE), the
+//! date's ledger emptied before each. `--skip-send` leaves it out.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::{Arc, Mutex, OnceLock},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, anyhow};
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+};
+use chrono::{NaiveDate, TimeDelta, Utc};
+use common::{
+    chat::{Normalization, QuestionHash, normalize},
+    config::DatabaseSettings,
+    job::Deadline,
+    sqs::Producer,
+};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use keyword_batch::{BatchSettings, survey};
+use keyword_worker::{
+    Classifier, Worker, WorkerSettings,
+    hcx::{HcxClient, HcxSettings},
+};
+use serde_json::{Value, json};
+use sqlx::MySqlPool;
+
+use crate::{
+    chats::{self, Chat, ChatSpec},
+    fake_hcx::{FakeHcx, Reply, Script},
+};
+
+const DATABASE: &str = "bench_keywords";
+const E2E_DATABASE: &str = "bench_keywords_e2e";
+const DAYS: u32 = 7;
+/// Days whose every question has its keyword row; the next day has half of them.
+const PROCESSED_DAYS: u32 = 3;
+/// Timed runs of each query; the median is reported.
+const RUNS: usize = 3;
+/// The function's default KEYWORD_DATE_CONCURRENCY.
+const DATE_CONCURRENCY: usize = 2;
+const E2E_DAYS: u32 = 2;
+/// The account's HCX limit and the environments sharing it.
+const REQUESTS_PER_MINUTE: u32 = 600;
+const ENVIRONMENTS: u32 = 2;
+const HCX_LATENCY: Duration = Duration::from_millis(100);
+const EVERY_NTH_429: usize = 10;
+const VISIBILITY_TIMEOUT_SECS: u32 = 60;
+const MAX_RECEIVES: u32 = 5;
+/// KeywordWorkerFunction's time-out (600 s) less the 30 s margin its `main` keeps.
+const INVOCATION_BUDGET: Duration = Duration::from_secs(570);
+
+fn first_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 6, 11).unwrap_or_default()
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct KeywordsOptions {
+    /// Chats of part 1 (over 7 days).
+    pub chats: u64,
+    /// Unique questions of part 2.
+    pub questions: usize,
+    /// Leave part 3 out.
+    pub skip_send: bool,
+    /// moto's endpoint.
+    pub sqs_endpoint: String,
+}
+
+/// Three timed runs of one side.
+#[derive(Debug, Clone, Default)]
+pub struct Timing {
+    pub runs: Vec<f64>,
+}
+
+impl Timing {
+    /// The median run (the middle one of three).
+    pub fn median(&self) -> f64 {
+        let mut runs = self.runs.clone();
+        runs.sort_by(f64::total_cmp);
+        runs.get(runs.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+
+    fn runs_text(&self) -> String {
+        self.runs
+            .iter()
+            .map(|s| format!("{s:.2}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+}
+
+/// Part 1's figures.
+#[derive(Debug, Default)]
+pub struct QueryFigures {
+    pub chats: u64,
+    pub insert_seconds: f64,
+    pub keyword_rows: u64,
+    pub hashes_checked: usize,
+    pub unique_off: Timing,
+    pub unique_on: Timing,
+    pub original_range: Timing,
+    pub original_days: Timing,
+    /// Sums over the days.
+    pub unique_off_total: u64,
+    pub unique_on_total: u64,
+    /// Rows of the window query over the whole range (one per text over the 7 days).
+    pub original_range_rows: u64,
+    pub original_days_total: u64,
+    pub unique_agree: bool,
+    pub check_off: Timing,
+    pub check_on: Timing,
+    pub original_missing: Timing,
+    pub missing_off: u64,
+    pub missing_on: u64,
+    pub original_missing_rows: u64,
+    pub missing_agree: bool,
+}
+
+/// Part 2's figures.
+#[derive(Debug, Default)]
+pub struct E2eFigures {
+    pub questions: u64,
+    pub chats: u64,
+    pub complete_seconds: f64,
+    pub complete_sent: u64,
+    pub messages: u64,
+    pub wall_seconds: f64,
+    pub receives: u64,
+    pub failed_messages: u64,
+    pub requests: u64,
+    pub answered_429: u64,
+    pub other_errors: u64,
+    pub request_span_seconds: f64,
+    pub max_requests_in_60s: u64,
+    pub dlq_messages: u64,
+    pub keyword_rows: u64,
+    pub cached_rows: u64,
+    pub answered_twice: u64,
+    pub answered_never: u64,
+    pub answered_unasked: u64,
+    pub ledger_not_done: u64,
+    pub resent: u64,
+    pub final_missing: u64,
+    pub final_unique: u64,
+}
+
+impl E2eFigures {
+    pub fn questions_per_second(&self) -> f64 {
+        self.questions as f64 / self.wall_seconds
+    }
+    pub fn requests_per_second(&self) -> f64 {
+        self.requests as f64 / self.request_span_seconds
+    }
+}
+
+/// Part 3's figures for one setting.
+#[derive(Debug, Default, Clone)]
+pub struct SendRun {
+    pub questions_per_message: usize,
+    pub seconds: f64,
+    pub sent: u64,
+    pub messages: u64,
+}
+
+/// Everything measured.
+#[derive(Debug, Default)]
+pub struct KeywordsFigures {
+    pub queries: QueryFigures,
+    pub e2e: E2eFigures,
+    pub send: Vec<SendRun>,
+    /// What failed a correctness check.
+    pub failures: Vec<String>,
+}
+
+/// Runs every part.
+///
+/// # Errors
+/// Any step that fails, with what was being done. Failed correctness checks are not errors
+/// here: they are in [`KeywordsFigures::failures`], so the figures are printed first.
+pub async fn run(
+    server: &DatabaseSettings,
+    options: &KeywordsOptions,
+) -> anyhow::Result<KeywordsFigures> {
+    let sqs = sqs_client(&options.sqs_endpoint).await;
+    let mut figures = KeywordsFigures::default();
+    let pool = crate::bench_db::fresh_migrated(server, DATABASE, 8).await?;
+    queries(&pool, &sqs, options.chats, &mut figures).await?;
+    if !options.skip_send {
+        let date = first_day() + TimeDelta::days(i64::from(PROCESSED_DAYS) + 1);
+        for per_message in [1, 10] {
+            eprintln!("part 3: basic for {date}, {per_message} question(s) per message");
+            figures
+                .send
+                .push(send(&pool, &sqs, date, per_message).await?);
+        }
+        if figures.send.iter().any(|r| r.sent == 0) {
+            figures
+                .failures
+                .push("part 3: a basic run sent nothing".into());
+        }
+    }
+    pool.close().await;
+    let pool = crate::bench_db::fresh_migrated(server, E2E_DATABASE, 16).await?;
+    end_to_end(&pool, &sqs, options.questions, &mut figures).await?;
+    pool.close().await;
+    Ok(figures)
+}
+
+async fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "bench",
+        ))
+        .load()
+        .await;
+    common::aws::sqs_client(&sdk, Some(endpoint))
+}
+
+async fn timed<T, F, Fut>(mut f: F) -> anyhow::Result<(Timing, T)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut timing = Timing::default();
+    let mut last = None;
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let value = f().await?;
+        timing.runs.push(started.elapsed().as_secs_f64());
+        last = Some(value);
+    }
+    Ok((timing, last.context("no run")?))
+}
+
+/// (unique questions, chats) per date.
+type PerDay = BTreeMap<NaiveDate, (u64, u64)>;
+
+async fn function_unique(
+    pool: &MySqlPool,
+    dates: &[NaiveDate],
+    normalization: Normalization,
+) -> anyhow::Result<PerDay> {
+    Ok(stream::iter(dates.iter().copied())
+        .map(|date| async move {
+            let day = survey::count_questions(pool, date, normalization).await?;
+            Ok::<_, sqlx::Error>((date, (day.counts.len() as u64, day.chats)))
+        })
+        .buffer_unordered(DATE_CONCURRENCY)
+        .try_collect()
+        .await?)
+}
+
+async fn original_by_day(pool: &MySqlPool, dates: &[NaiveDate]) -> anyhow::Result<PerDay> {
+    Ok(stream::iter(dates.iter().copied())
+        .map(|date| async move {
+            let rows = chats::original_unique(pool, date, date).await?;
+            let chats: i64 = rows.iter().map(|(_, n)| n).sum();
+            Ok::<_, sqlx::Error>((date, (rows.len() as u64, u64::try_from(chats).unwrap_or(0))))
+        })
+        .buffer_unordered(DATE_CONCURRENCY)
+        .try_collect()
+        .await?)
+}
+
+async fn batch(
+    pool: &MySqlPool,
+    producer: &Producer<aws_sdk_sqs::Client>,
+    settings: &BatchSettings,
+    payload: Value,
+) -> anyhow::Result<Value> {
+    keyword_batch::handle(
+        pool,
+        producer,
+        settings,
+        payload,
+        Utc::now(),
+        Deadline::none(),
+    )
+    .await
+    .map_err(|e| anyhow!("keyword-batch: {e}"))
+}
+
+fn u64_at(value: &Value, pointer: &str) -> u64 {
+    value.pointer(pointer).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Missing questions per date from a check answer.
+fn missing_by_date(answer: &Value) -> BTreeMap<NaiveDate, u64> {
+    answer
+        .pointer("/check/dates")
+        .and_then(Value::as_array)
+        .map(|dates| {
+            dates
+                .iter()
+                .filter_map(|d| {
+                    let date = d.get("date")?.as_str()?.parse().ok()?;
+                    Some((date, d.get("missing")?.as_u64()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn queries(
+    pool: &MySqlPool,
+    sqs: &aws_sdk_sqs::Client,
+    chats: u64,
+    figures: &mut KeywordsFigures,
+) -> anyhow::Result<()> {
+    let from = first_day();
+    let to = from + TimeDelta::days(i64::from(DAYS) - 1);
+    let dates: Vec<NaiveDate> = from.iter_days().take(DAYS as usize).collect();
+    let per_day = u32::try_from(chats.div_ceil(u64::from(DAYS))).context("chats per day")?;
+    let KeywordsFigures {
+        queries: q,
+        failures,
+        ..
+    } = figures;
+
+    eprintln!(
+        "part 1: inserting {} chats over {DAYS} days",
+        u64::from(per_day) * u64::from(DAYS)
+    );
+    let started = Instant::now();
+    q.chats = chats::insert(
+        pool,
+        chats::chats(&ChatSpec::new(from, DAYS, per_day, 20_250_611)),
+    )
+    .await?;
+    q.insert_seconds = started.elapsed().as_secs_f64();
+
+    // Keyword rows as the function would key them with normalisation off: grouped as its
+    // survey groups (the day's range, GROUP BY the text), hashed with SHA-256 of the text.
+    for (index, date) in dates.iter().enumerate().take(PROCESSED_DAYS as usize + 1) {
+        let (start, end) = survey::day_bounds(*date);
+        let half = if index == PROCESSED_DAYS as usize {
+            " HAVING CRC32(input_text) % 2 = 0"
+        } else {
+            ""
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO admin_chat_keywords (query_text, query_hash, category, keywords, total_count, status, provider, model, prompt_version, created_at, classified_at) \
+             SELECT input_text, UNHEX(SHA2(input_text, 256)), 'other', '[]', COUNT(*), 'ok', 'bench', 'bench', 'bench', ?, NOW(3) \
+             FROM chattings WHERE created_at >= ? AND created_at < ? GROUP BY input_text{half}"
+        )))
+        .bind(date)
+        .bind(start)
+        .bind(end)
+        .execute(pool)
+        .await
+        .context("keyword rows")?;
+    }
+    sqlx::raw_sql("ANALYZE TABLE chattings, admin_chat_keywords")
+        .execute(pool)
+        .await?;
+    q.keyword_rows = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM admin_chat_keywords")
+        .fetch_one(pool)
+        .await?
+        .try_into()
+        .unwrap_or(0);
+    let sample: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "(SELECT query_text, query_hash FROM admin_chat_keywords ORDER BY id LIMIT 500) \
+         UNION ALL (SELECT query_text, query_hash FROM admin_chat_keywords ORDER BY RAND() LIMIT 500)",
+    )
+    .fetch_all(pool)
+    .await?;
+    q.hashes_checked = sample.len();
+    for (text, hash) in &sample {
+        let question = Normalization::Off.question(text).unwrap_or_default();
+        if QuestionHash::of(&question).0.as_slice() != hash.as_slice() {
+            failures.push(format!(
+                "SHA2(input_text, 256) is not the question hash (normalisation off) of {text:?}"
+            ));
+            break;
+        }
+    }
+
+    eprintln!("part 1: unique questions, the function (normalisation off, then on)");
+    let (timing, off) = timed(|| function_unique(pool, &dates, Normalization::Off)).await?;
+    q.unique_off = timing;
+    q.unique_off_total = off.values().map(|(u, _)| u).sum();
+    let (timing, on) = timed(|| function_unique(pool, &dates, Normalization::On)).await?;
+    q.unique_on = timing;
+    q.unique_on_total = on.values().map(|(u, _)| u).sum();
+
+    eprintln!("part 1: unique questions, the original's window query over the range");
+    let (timing, rows) = timed(|| async {
+        Ok(chats::original_unique(pool, from, to).await?.len() as u64)
+    })
+    .await?;
+    q.original_range = timing;
+    q.original_range_rows = rows;
+    eprintln!("part 1: unique questions, the original's window query day by day");
+    let (timing, original) = timed(|| original_by_day(pool, &dates)).await?;
+    q.original_days = timing;
+    q.original_days_total = original.values().map(|(u, _)| u).sum();
+    q.unique_agree = original == off;
+    if !q.unique_agree {
+        failures.push(format!(
+            "unique questions per day (questions, chats): function {off:?}, original {original:?}"
+        ));
+    }
+
+    eprintln!("part 1: missing questions, the function's check (off, then on)");
+    let producer = Producer::new(sqs.clone(), "http://unused.invalid/queue");
+    let payload = json!({"mode": "check", "from": from.to_string(), "to": to.to_string()});
+    let off_settings = BatchSettings {
+        normalization: Normalization::Off,
+        ..BatchSettings::default()
+    };
+    let (timing, off_check) =
+        timed(|| batch(pool, &producer, &off_settings, payload.clone())).await?;
+    q.check_off = timing;
+    q.missing_off = u64_at(&off_check, "/check/missing");
+    let on_settings = BatchSettings::default();
+    let (timing, on_check) = timed(|| batch(pool, &producer, &on_settings, payload.clone())).await?;
+    q.check_on = timing;
+    q.missing_on = u64_at(&on_check, "/check/missing");
+
+    eprintln!("part 1: missing questions, the original's query");
+    let (timing, rows) = timed(|| async { Ok(chats::original_missing(pool, from, to).await?) }).await?;
+    q.original_missing = timing;
+    q.original_missing_rows = rows.len() as u64;
+    let mut original_by_date: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+    for (date, _, _) in &rows {
+        *original_by_date.entry(*date).or_default() += 1;
+    }
+    let function_by_date: BTreeMap<NaiveDate, u64> = missing_by_date(&off_check)
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    q.missing_agree =
+        q.missing_off == q.original_missing_rows && function_by_date == original_by_date;
+    if !q.missing_agree {
+        failures.push(format!(
+            "missing questions per day: function (off) {function_by_date:?}, original {original_by_date:?}"
+        ));
+    }
+    Ok(())
+}
+
+async fn new_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, String)],
+) -> anyhow::Result<String> {
+    let mut create = sqs.create_queue().queue_name(name);
+    for (key, value) in attributes {
+        create = create.attributes(key.clone(), value.clone());
+    }
+    create
+        .send()
+        .await
+        .with_context(|| format!("creating the queue {name}"))?
+        .queue_url
+        .context("queue url")
+}
+
+async fn queue_counts(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> anyhow::Result<(u64, u64, u64)> {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .context("queue attributes")?;
+    let attributes = out.attributes.unwrap_or_default();
+    let get = |name: QueueAttributeName| {
+        attributes
+            .get(&name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((
+        get(QueueAttributeName::ApproximateNumberOfMessages),
+        get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+    ))
+}
+
+async fn send(
+    pool: &MySqlPool,
+    sqs: &aws_sdk_sqs::Client,
+    date: NaiveDate,
+    questions_per_message: usize,
+) -> anyhow::Result<SendRun> {
+    sqlx::query("DELETE FROM keyword_work WHERE chat_date = ?")
+        .bind(date)
+        .execute(pool)
+        .await?;
+    let name = format!(
+        "bench-keywords-send-{questions_per_message}-{}",
+        uuid::Uuid::new_v4().simple()
+    );
+    let queue_url = new_queue(sqs, &name, &[]).await?;
+    let settings = BatchSettings {
+        questions_per_message,
+        send_in_flight: 4,
+        ..BatchSettings::default()
+    };
+    let mut producer = Producer::new(sqs.clone(), queue_url.clone());
+    producer.in_flight = settings.send_in_flight;
+    let payload = json!({"mode": "basic", "from": date.to_string(), "to": date.to_string()});
+    let started = Instant::now();
+    let answer = batch(pool, &producer, &settings, payload).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let (visible, not_visible, delayed) = queue_counts(sqs, &queue_url).await?;
+    sqs.delete_queue().queue_url(&queue_url).send().await?;
+    Ok(SendRun {
+        questions_per_message,
+        seconds,
+        sent: u64_at(&answer, "/basic/sent"),
+        messages: visible + not_visible + delayed,
+    })
+}
+
+/// Chats of `days` days with `target` unique (normalised) questions in all, none on two
+/// days; answers the chats and each question with its date.
+fn e2e_chats(target: usize) -> (Vec<Chat>, HashMap<String, NaiveDate>) {
+    let days = E2E_DAYS as usize;
+    let per_day = u32::try_from(target.div_ceil(days) * 2).unwrap_or(u32::MAX);
+    let spec = ChatSpec::new(first_day(), E2E_DAYS, per_day, 20_250_701);
+    let mut asked: HashMap<String, NaiveDate> = HashMap::new();
+    let mut of_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+    let mut kept = Vec::new();
+    for chat in chats::chats(&spec) {
+        let date = chat.created_at.date();
+        let day_index = usize::try_from((date - first_day()).num_days()).unwrap_or(0);
+        let day_target = target / days + usize::from(day_index < target % days);
+        let question = normalize(&chat.text);
+        match asked.get(&question) {
+            Some(d) if *d == date => kept.push(chat),
+            Some(_) => {}
+            None => {
+                let n = of_day.entry(date).or_default();
+                if *n < day_target {
+                    *n += 1;
+                    asked.insert(question, date);
+                    kept.push(chat);
+                }
+            }
+        }
+    }
+    (kept, asked)
+}
+
+#[derive(Default)]
+struct Clock {
+    first_receive: OnceLock<Instant>,
+    last_delete: Mutex<Option<Instant>>,
+}
+
+#[derive(Debug, Default)]
+struct EnvironmentCounts {
+    receives: u64,
+    messages: u64,
+    failed: u64,
+}
+
+/// One simulated execution environment: receive, handle, delete, until the queue is empty.
+async fn environment(
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    worker: Worker,
+    clock: Arc<Clock>,
+    until: Instant,
+) -> anyhow::Result<EnvironmentCounts> {
+    let mut counts = EnvironmentCounts::default();
+    loop {
+        anyhow::ensure!(
+            Instant::now() < until,
+            "the worker environments did not empty the queue within the time bound"
+        );
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .context("receiving")?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            let (visible, not_visible, delayed) = queue_counts(&sqs, &queue_url).await?;
+            if visible + not_visible + delayed == 0 {
+                return Ok(counts);
+            }
+            continue;
+        }
+        clock.first_receive.get_or_init(Instant::now);
+        counts.receives += 1;
+        counts.messages += messages.len() as u64;
+        let mut receipts: HashMap<String, String> = HashMap::new();
+        let mut event = SqsEvent::default();
+        for m in &messages {
+            let id = m.message_id.clone().unwrap_or_default();
+            receipts.insert(id.clone(), m.receipt_handle.clone().unwrap_or_default());
+            let mut message = SqsMessage::default();
+            message.message_id = Some(id);
+            message.body = m.body.clone();
+            let receive_count = m
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .cloned()
+                .unwrap_or_else(|| "1".into());
+            message
+                .attributes
+                .insert("ApproximateReceiveCount".into(), receive_count);
+            event.records.push(message);
+        }
+        // An invocation's deadline as the function computes it: its 600 s time-out less
+        // its 30 s margin.
+        let response = worker
+            .handle(event, Deadline::after(INVOCATION_BUDGET))
+            .await;
+        let failed: HashSet<String> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        counts.failed += failed.len() as u64;
+        let entries = receipts
+            .iter()
+            .filter(|(id, _)| !failed.contains(*id))
+            .enumerate()
+            .map(|(index, (_, receipt))| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .receipt_handle(receipt)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !entries.is_empty() {
+            let out = sqs
+                .delete_message_batch()
+                .queue_url(&queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .context("deleting")?;
+            anyhow::ensure!(
+                out.failed.is_empty(),
+                "DeleteMessageBatch refused {:?}",
+                out.failed
+            );
+            *clock
+                .last_delete
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        }
+    }
+}
+
+async fn end_to_end(
+    pool: &MySqlPool,
+    sqs: &aws_sdk_sqs::Client,
+    questions: usize,
+    figures: &mut KeywordsFigures,
+) -> anyhow::Result<()> {
+    let from = first_day();
+    let to = from + TimeDelta::days(i64::from(E2E_DAYS) - 1);
+    let KeywordsFigures {
+        e2e: e, failures, ..
+    } = figures;
+    let (chats, asked) = e2e_chats(questions);
+    e.questions = asked.len() as u64;
+    e.chats = chats::insert(pool, chats.into_iter()).await?;
+
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let dlq_url = new_queue(sqs, &format!("bench-keywords-dlq-{run_id}"), &[]).await?;
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .context("the dead-letter queue's ARN")?;
+    let queue_url = new_queue(
+        sqs,
+        &format!("bench-keywords-work-{run_id}"),
+        &[
+            (
+                QueueAttributeName::VisibilityTimeout,
+                VISIBILITY_TIMEOUT_SECS.to_string(),
+            ),
+            (
+                QueueAttributeName::RedrivePolicy,
+                json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES.to_string()})
+                    .to_string(),
+            ),
+        ],
+    )
+    .await?;
+
+    let settings = BatchSettings::default();
+    let mut producer = Producer::new(sqs.clone(), queue_url.clone());
+    producer.in_flight = settings.send_in_flight;
+    let payload = json!({"mode": "complete", "from": from.to_string(), "to": to.to_string()});
+    eprintln!(
+        "part 2: complete for {from}..{to} ({} questions, {} chats)",
+        e.questions, e.chats
+    );
+    let started = Instant::now();
+    let answer = batch(pool, &producer, &settings, payload).await?;
+    e.complete_seconds = started.elapsed().as_secs_f64();
+    e.complete_sent = u64_at(&answer, "/basic/sent") + u64_at(&answer, "/missing/sent");
+    let (visible, _, _) = queue_counts(sqs, &queue_url).await?;
+    e.messages = visible;
+
+    let fake = FakeHcx::start(
+        Script::new()
+            .every_nth_429(EVERY_NTH_429)
+            .latency(HCX_LATENCY),
+    )
+    .await?;
+    let categories: Vec<String> = keyword_worker::settings::DEFAULT_CATEGORIES
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let bound = Duration::from_secs(900.max(questions as u64 * 3 / 10));
+    let clock = Arc::new(Clock::default());
+    let until = Instant::now() + bound;
+    eprintln!(
+        "part 2: {ENVIRONMENTS} worker environments against the fake HCX ({REQUESTS_PER_MINUTE} requests a minute, every {EVERY_NTH_429}th a 429, {} ms each)",
+        HCX_LATENCY.as_millis()
+    );
+    let mut environments = tokio::task::JoinSet::new();
+    for _ in 0..ENVIRONMENTS {
+        let mut hcx = HcxSettings::new(
+            fake.base_url.clone(),
+            "HCX-005",
+            secrecy::SecretString::from(fake.api_key.clone()),
+            categories.clone(),
+            REQUESTS_PER_MINUTE,
+            ENVIRONMENTS,
+        );
+        hcx.base_backoff = Duration::from_millis(200);
+        let worker = Worker {
+            pool: pool.clone(),
+            classifier: Classifier::Hcx(HcxClient::new(hcx)?),
+            settings: WorkerSettings {
+                max_receives: MAX_RECEIVES,
+                ..WorkerSettings::default()
+            },
+        };
+        environments.spawn(environment(
+            sqs.clone(),
+            queue_url.clone(),
+            worker,
+            clock.clone(),
+            until,
+        ));
+    }
+    while let Some(done) = environments.join_next().await {
+        let counts = done??;
+        e.receives += counts.receives;
+        e.failed_messages += counts.failed;
+    }
+    let first = clock.first_receive.get().copied();
+    let last = *clock
+        .last_delete
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    e.wall_seconds = match (first, last) {
+        (Some(first), Some(last)) => (last - first).as_secs_f64(),
+        _ => f64::NAN,
+    };
+
+    let requests = fake.requests();
+    fake.stop().await;
+    e.requests = requests.len() as u64;
+    e.answered_429 = requests
+        .iter()
+        .filter(|r| r.reply == Reply::Status429)
+        .count() as u64;
+    e.other_errors = requests
+        .iter()
+        .filter(|r| !matches!(r.reply, Reply::Status429 | Reply::Normal))
+        .count() as u64;
+    if let (Some(first), Some(last)) = (requests.first(), requests.last()) {
+        e.request_span_seconds = (last.at - first.at).as_secs_f64();
+    }
+    let mut window_start = 0;
+    for (index, r) in requests.iter().enumerate() {
+        while r.at - requests[window_start].at >= Duration::from_secs(60) {
+            window_start += 1;
+        }
+        e.max_requests_in_60s = e.max_requests_in_60s.max((index - window_start + 1) as u64);
+    }
+    let mut answers: HashMap<&str, u64> = HashMap::new();
+    for r in requests.iter().filter(|r| r.reply == Reply::Normal) {
+        *answers.entry(r.question.as_str()).or_default() += 1;
+    }
+    e.answered_twice = answers.values().filter(|n| **n > 1).count() as u64;
+    e.answered_unasked = answers
+        .keys()
+        .filter(|q| !asked.contains_key(**q))
+        .count() as u64;
+    e.answered_never = asked
+        .keys()
+        .filter(|q| !answers.contains_key(q.as_str()))
+        .count() as u64;
+
+    let (visible, not_visible, delayed) = queue_counts(sqs, &dlq_url).await?;
+    e.dlq_messages = visible + not_visible + delayed;
+    let scalar = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(pool)
+            .await
+            .map(|n| u64::try_from(n).unwrap_or(0))
+    };
+    e.keyword_rows = scalar("SELECT COUNT(*) FROM admin_chat_keywords").await?;
+    e.cached_rows =
+        scalar("SELECT COUNT(*) FROM admin_chat_keywords WHERE cached_from IS NOT NULL").await?;
+    e.ledger_not_done = scalar("SELECT COUNT(*) FROM keyword_work WHERE status <> 'done'").await?;
+    e.resent = scalar("SELECT COUNT(*) FROM keyword_work WHERE sends <> 1").await?;
+    let check = batch(
+        pool,
+        &producer,
+        &settings,
+        json!({"mode": "check", "from": from.to_string(), "to": to.to_string()}),
+    )
+    .await?;
+    e.final_missing = u64_at(&check, "/check/missing");
+    e.final_unique = u64_at(&check, "/check/total_unique");
+    for queue in [&queue_url, &dlq_url] {
+        sqs.delete_queue().queue_url(queue).send().await?;
+    }
+
+    let checks = [
+        (e.dlq_messages == 0, "messages in the dead-letter queue"),
+        (
+            e.complete_sent == e.questions,
+            "complete did not send every question once",
+        ),
+        (
+            e.keyword_rows == e.questions,
+            "keyword rows are not one per question",
+        ),
+        (
+            e.answered_twice == 0 && e.answered_never == 0 && e.answered_unasked == 0,
+            "successful HCX answers are not exactly one per question",
+        ),
+        (
+            e.ledger_not_done == 0 && e.resent == 0,
+            "the ledger has questions not done, or sent twice",
+        ),
+        (
+            e.final_missing == 0 && e.final_unique == e.questions,
+            "the final check finds questions missing",
+        ),
+    ];
+    for (ok, what) in checks {
+        if !ok {
+            failures.push(format!("part 2: {what}"));
+        }
+    }
+    Ok(())
+}
+
+fn yes(ok: bool) -> &'static str {
+    if ok { "yes" } else { "NO" }
+}
+
+/// Prints the figures as the other benchmarks do.
+pub fn print(f: &KeywordsFigures) {
+    let q = &f.queries;
+    println!();
+    println!(
+        "keyword batch benchmark, part 1: queries ({} chats over {DAYS} days, about 30 % repeats; inserted in {:.0} s)",
+        q.chats, q.insert_seconds
+    );
+    println!(
+        "  keyword rows: every question of the first {PROCESSED_DAYS} days and half of the next ({} rows, SHA2(text) = question hash with normalisation off: {} of {} sampled)",
+        q.keyword_rows,
+        if f.failures.iter().any(|m| m.starts_with("SHA2")) {
+            "NOT all"
+        } else {
+            "all"
+        },
+        q.hashes_checked
+    );
+    println!(
+        "  {:<58} {:>9} {:>10}   {}",
+        "median of 3 runs, warm", "seconds", "rows", "runs (s)"
+    );
+    println!("  unique questions, 7 days");
+    let line = |name: &str, t: &Timing, rows: u64, note: &str| {
+        println!(
+            "    {name:<56} {:>9.2} {rows:>10}   {}{note}",
+            t.median(),
+            t.runs_text()
+        );
+    };
+    line(
+        "function, day by day (2 at once), normalisation off",
+        &q.unique_off,
+        q.unique_off_total,
+        "",
+    );
+    line(
+        "function, day by day (2 at once), normalisation on",
+        &q.unique_on,
+        q.unique_on_total,
+        "",
+    );
+    line(
+        "baseline: original window query over the range, fetched",
+        &q.original_range,
+        q.original_range_rows,
+        "   (one row per text over the 7 days)",
+    );
+    line(
+        "original window query day by day (2 at once)",
+        &q.original_days,
+        q.original_days_total,
+        &format!(
+            "   (= function off, per day: {})",
+            yes(q.unique_agree)
+        ),
+    );
+    println!(
+        "    ratio original (range) / function (off)                  {:>8.1}x",
+        q.original_range.median() / q.unique_off.median()
+    );
+    println!(
+        "    ratio original (day by day) / function (off)             {:>8.1}x",
+        q.original_days.median() / q.unique_off.median()
+    );
+    println!("  missing questions, 7 days");
+    line(
+        "function check, normalisation off",
+        &q.check_off,
+        q.missing_off,
+        "",
+    );
+    line(
+        "function check, normalisation on",
+        &q.check_on,
+        q.missing_on,
+        "",
+    );
+    line(
+        "baseline: original missing query (with its GROUP BY)",
+        &q.original_missing,
+        q.original_missing_rows,
+        &format!(
+            "   (= function off, per day: {})",
+            yes(q.missing_agree)
+        ),
+    );
+    println!(
+        "    ratio original / function (off)                          {:>8.1}x",
+        q.original_missing.median() / q.check_off.median()
+    );
+
+    let e = &f.e2e;
+    let limit = f64::from(REQUESTS_PER_MINUTE) / 60.0;
+    println!();
+    println!(
+        "keyword batch benchmark, part 2: complete end to end ({} unique questions in {} chats over {E2E_DAYS} days)",
+        e.questions, e.chats
+    );
+    println!(
+        "  fake HCX: every {EVERY_NTH_429}th request a 429, {} ms per answer; limit {REQUESTS_PER_MINUTE} requests/min shared by {ENVIRONMENTS} environments ({}/min each), base backoff 200 ms",
+        HCX_LATENCY.as_millis(),
+        REQUESTS_PER_MINUTE / ENVIRONMENTS
+    );
+    println!(
+        "  complete: {} questions sent in {} messages, {:.1} s",
+        e.complete_sent, e.messages, e.complete_seconds
+    );
+    println!(
+        "  workers: first receive to last delete   {:>8.1} s   {} receives, {} messages reported failed",
+        e.wall_seconds, e.receives, e.failed_messages
+    );
+    println!(
+        "  questions/s                             {:>8.2}     limit {limit:.2} requests/s; {:.0} % of it ({:.0} % with 1 request in {EVERY_NTH_429} a 429)",
+        e.questions_per_second(),
+        e.questions_per_second() / limit * 100.0,
+        100.0 * (1.0 - 1.0 / EVERY_NTH_429 as f64)
+    );
+    println!(
+        "  HCX requests                            {:>8}     {} answered 429, {} other errors; {:.2} requests/s over {:.1} s ({:.0} % of the limit); at most {} in any 60 s",
+        e.requests,
+        e.answered_429,
+        e.other_errors,
+        e.requests_per_second(),
+        e.request_span_seconds,
+        e.requests_per_second() / limit * 100.0,
+        e.max_requests_in_60s
+    );
+    println!(
+        "  dead-letter queue                       {:>8}     (must be 0)",
+        e.dlq_messages
+    );
+    println!(
+        "  keyword rows                            {:>8}     = questions: {} ({} answered from another day's row)",
+        e.keyword_rows,
+        yes(e.keyword_rows == e.questions),
+        e.cached_rows
+    );
+    println!(
+        "  successful HCX answers per question     exactly 1: {} ({} twice, {} never, {} not asked)",
+        yes(e.answered_twice == 0 && e.answered_never == 0 && e.answered_unasked == 0),
+        e.answered_twice,
+        e.answered_never,
+        e.answered_unasked
+    );
+    println!(
+        "  ledger                                  all done, each sent once: {}",
+        yes(e.ledger_not_done == 0 && e.resent == 0)
+    );
+    println!(
+        "  final check                             {} unique, {} missing",
+        e.final_unique, e.final_missing
+    );
+    if !f.send.is_empty() {
+        println!();
+        println!(
+            "keyword batch benchmark, part 3: basic sending one date to moto (4 SendMessageBatch requests in flight)"
+        );
+        for r in &f.send {
+            println!(
+                "  {:>2} question(s) per message    {:>7} questions  {:>7} messages  {:>7.1} s  {:>8.0} questions/s",
+                r.questions_per_message,
+                r.sent,
+                r.messages,
+                r.seconds,
+                r.sent as f64 / r.seconds
+            );
+        }
+        if let [one, ten] = f.send.as_slice() {
+            println!(
+                "  ratio 10 / 1 per message     {:>8.1}x",
+                (ten.sent as f64 / ten.seconds) / (one.sent as f64 / one.seconds)
+            );
+        }
+    }
+
+    if !f.failures.is_empty() {
+        println!();
+        println!("FAILED checks:");
+        for failure in &f.failures {
+            println!("  - {failure}");
+        }
+    }
+}
