@@ -20,8 +20,12 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # contract tests on the same compiled dependencies.
 step "release build of every deployed function (the deploy's profile, host target)"
 scripts/build-release.sh
+# Unit tests of every library and every integration-test target. The binaries' own test
+# harnesses (thin main.rs files without tests) and the doctests (`no_run` usage examples,
+# compiled but never run) are left out: each is one more release build and link, minutes
+# in all on a 2-core machine.
 step "cargo test --release (unit + integration)"
-cargo test --workspace --release --quiet
+cargo test --workspace --release --quiet --lib --test '*'
 step "contract tests of the HTTP APIs (served document valid, schemathesis through cargo lambda watch)"
 scripts/contract-test.sh
 step "cfn-lint, sam validate --lint and the connection budget of infra/template.yaml"

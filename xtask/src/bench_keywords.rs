@@ -436,10 +436,8 @@ async fn queries(
     q.unique_on_total = on.values().map(|(u, _)| u).sum();
 
     eprintln!("part 1: unique questions, the original's window query over the range");
-    let (timing, rows) = timed(|| async {
-        Ok(chats::original_unique(pool, from, to).await?.len() as u64)
-    })
-    .await?;
+    let (timing, rows) =
+        timed(|| async { Ok(chats::original_unique(pool, from, to).await?.len() as u64) }).await?;
     q.original_range = timing;
     q.original_range_rows = rows;
     eprintln!("part 1: unique questions, the original's window query day by day");
@@ -465,12 +463,14 @@ async fn queries(
     q.check_off = timing;
     q.missing_off = u64_at(&off_check, "/check/missing");
     let on_settings = BatchSettings::default();
-    let (timing, on_check) = timed(|| batch(pool, &producer, &on_settings, payload.clone())).await?;
+    let (timing, on_check) =
+        timed(|| batch(pool, &producer, &on_settings, payload.clone())).await?;
     q.check_on = timing;
     q.missing_on = u64_at(&on_check, "/check/missing");
 
     eprintln!("part 1: missing questions, the original's query");
-    let (timing, rows) = timed(|| async { Ok(chats::original_missing(pool, from, to).await?) }).await?;
+    let (timing, rows) =
+        timed(|| async { Ok(chats::original_missing(pool, from, to).await?) }).await?;
     q.original_missing = timing;
     q.original_missing_rows = rows.len() as u64;
     let mut original_by_date: BTreeMap<NaiveDate, u64> = BTreeMap::new();
@@ -853,10 +853,7 @@ async fn end_to_end(
         *answers.entry(r.question.as_str()).or_default() += 1;
     }
     e.answered_twice = answers.values().filter(|n| **n > 1).count() as u64;
-    e.answered_unasked = answers
-        .keys()
-        .filter(|q| !asked.contains_key(**q))
-        .count() as u64;
+    e.answered_unasked = answers.keys().filter(|q| !asked.contains_key(**q)).count() as u64;
     e.answered_never = asked
         .keys()
         .filter(|q| !answers.contains_key(q.as_str()))
@@ -942,8 +939,8 @@ pub fn print(f: &KeywordsFigures) {
         q.hashes_checked
     );
     println!(
-        "  {:<58} {:>9} {:>10}   {}",
-        "median of 3 runs, warm", "seconds", "rows", "runs (s)"
+        "  {:<58} {:>9} {:>10}   runs (s)",
+        "median of 3 runs, warm", "seconds", "rows"
     );
     println!("  unique questions, 7 days");
     let line = |name: &str, t: &Timing, rows: u64, note: &str| {
@@ -975,10 +972,7 @@ pub fn print(f: &KeywordsFigures) {
         "original window query day by day (2 at once)",
         &q.original_days,
         q.original_days_total,
-        &format!(
-            "   (= function off, per day: {})",
-            yes(q.unique_agree)
-        ),
+        &format!("   (= function off, per day: {})", yes(q.unique_agree)),
     );
     println!(
         "    ratio original (range) / function (off)                  {:>8.1}x",
@@ -1005,10 +999,7 @@ pub fn print(f: &KeywordsFigures) {
         "baseline: original missing query (with its GROUP BY)",
         &q.original_missing,
         q.original_missing_rows,
-        &format!(
-            "   (= function off, per day: {})",
-            yes(q.missing_agree)
-        ),
+        &format!("   (= function off, per day: {})", yes(q.missing_agree)),
     );
     println!(
         "    ratio original / function (off)                          {:>8.1}x",

@@ -256,23 +256,23 @@ pub async fn handle<S: BatchSender>(
             job.units_done(dates.len() as u64);
             answer.check = Some(report);
         }
-        Mode::Basic => {
+        Mode::Basic | Mode::Missing => {
+            let (step, limit) = if request.mode == Mode::Basic {
+                (Step::Basic, None)
+            } else {
+                (Step::Missing, request.limit)
+            };
             let (report, stopped) = batch
-                .send(&dates, Step::Basic, None)
+                .send(&dates, step, limit)
                 .await
                 .map_err(FunctionError::retryable)?;
             job.units_done((dates.len() - stopped.len()) as u64);
             left = stopped;
-            answer.basic = Some(report);
-        }
-        Mode::Missing => {
-            let (report, stopped) = batch
-                .send(&dates, Step::Missing, request.limit)
-                .await
-                .map_err(FunctionError::retryable)?;
-            job.units_done((dates.len() - stopped.len()) as u64);
-            left = stopped;
-            answer.missing = Some(report);
+            if step == Step::Basic {
+                answer.basic = Some(report);
+            } else {
+                answer.missing = Some(report);
+            }
         }
         Mode::Complete => {
             let (basic, stopped) = batch

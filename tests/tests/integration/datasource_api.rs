@@ -1105,33 +1105,15 @@ impl Api {
 
     /// The run messages the queue holds (received and deleted).
     async fn take_runs(&self) -> Vec<u64> {
-        let mut ids = Vec::new();
-        loop {
-            let got = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive");
-            let messages = got.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return ids;
-            }
-            for message in messages {
+        crate::support::take_all(&self.sqs, &self.queue_url)
+            .await
+            .iter()
+            .map(|message| {
                 let body: Value =
                     serde_json::from_str(message.body().unwrap_or_default()).expect("JSON");
-                ids.push(body["exec_log_id"].as_u64().expect("an id"));
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(message.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
+                body["exec_log_id"].as_u64().expect("an id")
+            })
+            .collect()
     }
 }
 

@@ -108,37 +108,19 @@ impl Kw {
 
     /// Everything the queue holds, deleted from it, as the worker would receive it.
     async fn drain(&self) -> Vec<SqsMessage> {
-        let mut all = Vec::new();
-        loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive");
-            let messages = received.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return all;
-            }
-            for m in messages {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
-                    .send()
-                    .await
-                    .expect("delete");
+        crate::support::take_all(&self.sqs, &self.queue_url)
+            .await
+            .into_iter()
+            .map(|m| {
                 let mut message = SqsMessage::default();
-                message.message_id = m.message_id.clone();
-                message.body = m.body.clone();
+                message.message_id = m.message_id;
+                message.body = m.body;
                 message
                     .attributes
                     .insert("ApproximateReceiveCount".into(), "1".into());
-                all.push(message);
-            }
-        }
+                message
+            })
+            .collect()
     }
 
     fn builtin_worker(&self) -> Worker {

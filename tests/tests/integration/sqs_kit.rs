@@ -18,30 +18,11 @@ async fn queue(client: &aws_sdk_sqs::Client) -> String {
 }
 
 async fn receive_all(client: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
-    let mut bodies = Vec::new();
-    loop {
-        let received = client
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .expect("receive");
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return bodies;
-        }
-        for message in messages {
-            bodies.push(message.body.unwrap_or_default());
-            client
-                .delete_message()
-                .queue_url(url)
-                .receipt_handle(message.receipt_handle.unwrap_or_default())
-                .send()
-                .await
-                .expect("delete");
-        }
-    }
+    crate::support::take_all(client, url)
+        .await
+        .into_iter()
+        .map(|message| message.body.unwrap_or_default())
+        .collect()
 }
 
 #[tokio::test]

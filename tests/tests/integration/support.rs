@@ -110,6 +110,36 @@ pub async fn sqs() -> aws_sdk_sqs::Client {
     common::aws::sqs_client(&sdk_config().await, Some(&endpoint()))
 }
 
+/// Everything the queue holds, received and deleted (as a consumer that succeeded would).
+pub async fn take_all(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return all;
+        }
+        for message in messages {
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+            all.push(message);
+        }
+    }
+}
+
 /// A fresh bucket on moto.
 pub async fn bucket(s3: &aws_sdk_s3::Client) -> String {
     let name = format!("it-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
