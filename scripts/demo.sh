@@ -53,9 +53,9 @@ trap cleanup EXIT
 eval "$(scripts/stack.sh env)"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-sql() { mariadb --protocol=TCP -h 127.0.0.1 -u root --table -e "$1" learning_demo; }
+sql() { mariadb --protocol=TCP -h 127.0.0.1 -u root --default-character-set=utf8mb4 --table -e "$1" learning_demo; }
 
-mariadb --protocol=TCP -h 127.0.0.1 -u root -e 'DROP DATABASE IF EXISTS learning_demo;
+mariadb --protocol=TCP -h 127.0.0.1 -u root --default-character-set=utf8mb4 -e 'DROP DATABASE IF EXISTS learning_demo;
   CREATE DATABASE learning_demo CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
 
 say "building the functions and the generator"
@@ -299,7 +299,7 @@ API=http://127.0.0.1:9000/lambda-url/datasource-api
 PG_SERVER=${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_DEMO=${PG_SERVER%/*}/sync_demo
 say "sync: a MariaDB table of 20,000 orders (sync_demo_src.orders) and an empty PostgreSQL one (sync_demo)"
-mariadb --protocol=TCP -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS sync_demo_src;
+mariadb --protocol=TCP -h 127.0.0.1 -u root --default-character-set=utf8mb4 -e "DROP DATABASE IF EXISTS sync_demo_src;
   CREATE DATABASE sync_demo_src CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; USE sync_demo_src;
   CREATE TABLE orders (id BIGINT PRIMARY KEY, customer VARCHAR(64) NOT NULL, amount DECIMAL(12,2) NOT NULL,
     note TEXT NULL, ordered_at DATETIME(3) NOT NULL, shipped DATE NULL, paid TINYINT NOT NULL);
@@ -360,13 +360,13 @@ jq -e '.data.run.status == "succeeded" and .data.run.records_written == 20000 an
 say "sync: GET /api/config/logs?config_id=$CONFIG"
 ok GET "/api/config/logs?config_id=$CONFIG" | jq -c '.data.list[] | {id, exec_name, status, records_read, records_written, records_failed, insert_date}'
 say "sync: both sides, row for row (count, sums, NULLs)"
-mariadb --protocol=TCP -h 127.0.0.1 -u root --table -e "SELECT COUNT(*) AS row_count, SUM(amount) AS amount, COUNT(note) AS notes,
+mariadb --protocol=TCP -h 127.0.0.1 -u root --default-character-set=utf8mb4 --table -e "SELECT COUNT(*) AS row_count, SUM(amount) AS amount, COUNT(note) AS notes,
   COUNT(shipped) AS shipped, SUM(paid) AS paid, MAX(ordered_at) AS last_order FROM orders" sync_demo_src
 psql "$PG_DEMO" -c "SELECT COUNT(*) AS row_count, SUM(amount) AS amount, COUNT(note) AS notes,
   COUNT(shipped) AS shipped, SUM(paid) AS paid, MAX(ordered_at) AS last_order FROM orders"
 SAME=$(psql "$PG_DEMO" -tAc "SELECT md5(string_agg(id || '|' || customer || '|' || amount || '|' || coalesce(note, 'NULL') || '|' ||
   to_char(ordered_at, 'YYYY-MM-DD HH24:MI:SS.MS') || '|' || coalesce(shipped::text, 'NULL') || '|' || paid, ',' ORDER BY id)) FROM orders")
-SOURCE=$(mariadb --protocol=TCP -h 127.0.0.1 -u root -N -e "SET SESSION group_concat_max_len = 1 << 30;
+SOURCE=$(mariadb --protocol=TCP -h 127.0.0.1 -u root --default-character-set=utf8mb4 -N -e "SET SESSION group_concat_max_len = 1 << 30;
   SELECT MD5(GROUP_CONCAT(CONCAT_WS('|', id, customer, amount, IFNULL(note, 'NULL'), LEFT(DATE_FORMAT(ordered_at, '%Y-%m-%d %H:%i:%s.%f'), 23),
   IFNULL(shipped, 'NULL'), paid) ORDER BY id SEPARATOR ',')) FROM orders" sync_demo_src)
 echo "digest of every row: MariaDB $SOURCE, PostgreSQL $SAME"
