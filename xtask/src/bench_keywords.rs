@@ -50,7 +50,10 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    sync::{Arc, Mutex, OnceLock},
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -63,8 +66,9 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use common::{
     chat::{Normalization, QuestionHash, normalize},
     config::DatabaseSettings,
+    error::BoxError,
     job::Deadline,
-    sqs::Producer,
+    sqs::{BatchOutcome, BatchSender, OutgoingMessage, Producer},
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 use keyword_batch::{BatchSettings, survey};
@@ -73,7 +77,7 @@ use keyword_worker::{
     hcx::{HcxClient, HcxSettings},
 };
 use serde_json::{Value, json};
-use sqlx::MySqlPool;
+use sqlx::{MySqlPool, Row};
 
 use crate::{
     chats::{self, Chat, ChatSpec},
@@ -97,6 +101,9 @@ const HCX_LATENCY: Duration = Duration::from_millis(100);
 const EVERY_NTH_429: usize = 10;
 const VISIBILITY_TIMEOUT_SECS: u32 = 60;
 const MAX_RECEIVES: u32 = 5;
+/// The modelled SQS's round trip per SendMessageBatch in part 3.
+const MODELLED_SQS_LATENCY: Duration = Duration::from_millis(20);
+const SAMPLE_DATABASE: &str = "bench_keywords_sample";
 /// KeywordWorkerFunction's time-out (600 s) less the 30 s margin its `main` keeps.
 const INVOCATION_BUDGET: Duration = Duration::from_secs(570);
 
@@ -115,6 +122,13 @@ pub struct KeywordsOptions {
     pub skip_send: bool,
     /// moto's endpoint.
     pub sqs_endpoint: String,
+    /// The longest the original's missing query may run (the server stops it).
+    pub original_cap: Duration,
+    /// Chats of the smaller copy on which both missing queries run when the original's was
+    /// stopped at full size.
+    pub sample_chats: u64,
+    /// Questions sent to moto in part 3 (moto's cost per message grows with the queue).
+    pub moto_send_questions: u32,
 }
 
 /// Three timed runs of one side.
@@ -140,13 +154,37 @@ impl Timing {
     }
 }
 
-/// Part 1's figures.
+/// A generated data set.
 #[derive(Debug, Default)]
-pub struct QueryFigures {
+pub struct Prepared {
     pub chats: u64,
     pub insert_seconds: f64,
     pub keyword_rows: u64,
     pub hashes_checked: usize,
+    /// A keyword row whose SHA2 is not the question hash of its text, if any.
+    pub hash_mismatch: Option<String>,
+}
+
+/// The function's check (normalisation off) next to the original's missing query.
+#[derive(Debug, Default)]
+pub struct MissingComparison {
+    /// Chats of the data set (the smaller copy's; 0 for the full one).
+    pub chats: u64,
+    pub check_off: Timing,
+    pub missing_off: u64,
+    pub original: Timing,
+    /// The server stopped the original's query at the cap (its one run is the cap).
+    pub original_stopped: bool,
+    pub original_rows: u64,
+    /// Whether the two agree date by date (`None` when the original was stopped).
+    pub agree: Option<bool>,
+    pub disagreement: String,
+}
+
+/// Part 1's figures.
+#[derive(Debug, Default)]
+pub struct QueryFigures {
+    pub prepared: Prepared,
     pub unique_off: Timing,
     pub unique_on: Timing,
     pub original_range: Timing,
@@ -158,13 +196,11 @@ pub struct QueryFigures {
     pub original_range_rows: u64,
     pub original_days_total: u64,
     pub unique_agree: bool,
-    pub check_off: Timing,
+    pub missing: MissingComparison,
     pub check_on: Timing,
-    pub original_missing: Timing,
-    pub missing_off: u64,
     pub missing_on: u64,
-    pub original_missing_rows: u64,
-    pub missing_agree: bool,
+    /// Both missing queries on a smaller copy, when the original's was stopped.
+    pub sample: Option<MissingComparison>,
 }
 
 /// Part 2's figures.
@@ -207,7 +243,11 @@ impl E2eFigures {
 /// Part 3's figures for one setting.
 #[derive(Debug, Default, Clone)]
 pub struct SendRun {
+    /// "modelled SQS" or "moto".
+    pub target: &'static str,
     pub questions_per_message: usize,
+    /// SendMessageBatch calls (counted by the modelled SQS; the producer's 10 a call for moto).
+    pub calls: u64,
     pub seconds: f64,
     pub sent: u64,
     pub messages: u64,
@@ -234,20 +274,30 @@ pub async fn run(
 ) -> anyhow::Result<KeywordsFigures> {
     let sqs = sqs_client(&options.sqs_endpoint).await;
     let mut figures = KeywordsFigures::default();
-    let pool = crate::bench_db::fresh_migrated(server, DATABASE, 8).await?;
-    queries(&pool, &sqs, options.chats, &mut figures).await?;
+    let pool = queries(server, options, &mut figures).await?;
     if !options.skip_send {
         let date = first_day() + TimeDelta::days(i64::from(PROCESSED_DAYS) + 1);
         for per_message in [1, 10] {
-            eprintln!("part 3: basic for {date}, {per_message} question(s) per message");
+            eprintln!(
+                "part 3: basic for {date} to the modelled SQS, {per_message} question(s) per message"
+            );
             figures
                 .send
-                .push(send(&pool, &sqs, date, per_message).await?);
+                .push(send_modelled(&pool, date, per_message).await?);
+        }
+        for per_message in [1, 10] {
+            eprintln!(
+                "part 3: {} questions of {date} to moto, {per_message} question(s) per message",
+                options.moto_send_questions
+            );
+            figures.send.push(
+                send_moto(&pool, &sqs, date, per_message, options.moto_send_questions).await?,
+            );
         }
         if figures.send.iter().any(|r| r.sent == 0) {
             figures
                 .failures
-                .push("part 3: a basic run sent nothing".into());
+                .push("part 3: a sending run sent nothing".into());
         }
     }
     pool.close().await;
@@ -314,9 +364,9 @@ async fn original_by_day(pool: &MySqlPool, dates: &[NaiveDate]) -> anyhow::Resul
         .await?)
 }
 
-async fn batch(
+async fn batch<S: BatchSender>(
     pool: &MySqlPool,
-    producer: &Producer<aws_sdk_sqs::Client>,
+    producer: &Producer<S>,
     settings: &BatchSettings,
     payload: Value,
 ) -> anyhow::Result<Value> {
@@ -353,33 +403,19 @@ fn missing_by_date(answer: &Value) -> BTreeMap<NaiveDate, u64> {
         .unwrap_or_default()
 }
 
-async fn queries(
-    pool: &MySqlPool,
-    sqs: &aws_sdk_sqs::Client,
-    chats: u64,
-    figures: &mut KeywordsFigures,
-) -> anyhow::Result<()> {
+/// Generates `chats` chats over the 7 days and the keyword rows; answers what was made.
+async fn prepare(pool: &MySqlPool, chats: u64) -> anyhow::Result<Prepared> {
     let from = first_day();
-    let to = from + TimeDelta::days(i64::from(DAYS) - 1);
     let dates: Vec<NaiveDate> = from.iter_days().take(DAYS as usize).collect();
     let per_day = u32::try_from(chats.div_ceil(u64::from(DAYS))).context("chats per day")?;
-    let KeywordsFigures {
-        queries: q,
-        failures,
-        ..
-    } = figures;
-
-    eprintln!(
-        "part 1: inserting {} chats over {DAYS} days",
-        u64::from(per_day) * u64::from(DAYS)
-    );
+    let mut prepared = Prepared::default();
     let started = Instant::now();
-    q.chats = chats::insert(
+    prepared.chats = chats::insert(
         pool,
         chats::chats(&ChatSpec::new(from, DAYS, per_day, 20_250_611)),
     )
     .await?;
-    q.insert_seconds = started.elapsed().as_secs_f64();
+    prepared.insert_seconds = started.elapsed().as_secs_f64();
 
     // Keyword rows as the function would key them with normalisation off: grouped as its
     // survey groups (the day's range, GROUP BY the text), hashed with SHA-256 of the text.
@@ -405,27 +441,141 @@ async fn queries(
     sqlx::raw_sql("ANALYZE TABLE chattings, admin_chat_keywords")
         .execute(pool)
         .await?;
-    q.keyword_rows = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM admin_chat_keywords")
-        .fetch_one(pool)
-        .await?
-        .try_into()
-        .unwrap_or(0);
+    prepared.keyword_rows =
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM admin_chat_keywords")
+            .fetch_one(pool)
+            .await?
+            .try_into()
+            .unwrap_or(0);
     let sample: Vec<(String, Vec<u8>)> = sqlx::query_as(
         "(SELECT query_text, query_hash FROM admin_chat_keywords ORDER BY id LIMIT 500) \
          UNION ALL (SELECT query_text, query_hash FROM admin_chat_keywords ORDER BY RAND() LIMIT 500)",
     )
     .fetch_all(pool)
     .await?;
-    q.hashes_checked = sample.len();
-    for (text, hash) in &sample {
-        let question = Normalization::Off.question(text).unwrap_or_default();
-        if QuestionHash::of(&question).0.as_slice() != hash.as_slice() {
-            failures.push(format!(
-                "SHA2(input_text, 256) is not the question hash (normalisation off) of {text:?}"
-            ));
-            break;
+    prepared.hashes_checked = sample.len();
+    prepared.hash_mismatch = sample
+        .iter()
+        .find(|(text, hash)| {
+            let question = Normalization::Off.question(text).unwrap_or_default();
+            QuestionHash::of(&question).0.as_slice() != hash.as_slice()
+        })
+        .map(|(text, _)| text.clone());
+    Ok(prepared)
+}
+
+/// The original's missing query on one connection whose statements the server stops after
+/// `cap` (MariaDB's max_statement_time); `None` when it was stopped.
+async fn original_missing_capped(
+    pool: &MySqlPool,
+    from: NaiveDate,
+    to: NaiveDate,
+    cap: Duration,
+) -> anyhow::Result<Option<Vec<(NaiveDate, String, i64)>>> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SET SESSION max_statement_time = {}",
+        cap.as_secs()
+    )))
+    .execute(&mut *conn)
+    .await?;
+    // The original's query as `chats::original_missing` runs it: the same text, the range's
+    // bounds bound the same way.
+    let result = sqlx::query(chats::ORIGINAL_MISSING_SQL)
+        .bind(from)
+        .bind(to)
+        .bind(from.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .bind(to.and_hms_opt(23, 59, 59).unwrap_or_default())
+        .fetch_all(&mut *conn)
+        .await;
+    sqlx::query("SET SESSION max_statement_time = 0")
+        .execute(&mut *conn)
+        .await?;
+    match result {
+        Ok(rows) => Ok(Some(
+            rows.iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?,
+        )),
+        Err(sqlx::Error::Database(e)) if e.message().contains("max_statement_time") => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The function's check (normalisation off) next to the original's missing query over the
+/// 7 days, and whether they agree date by date.
+async fn compare_missing(
+    pool: &MySqlPool,
+    cap: Duration,
+) -> anyhow::Result<(MissingComparison, Value)> {
+    let from = first_day();
+    let to = from + TimeDelta::days(i64::from(DAYS) - 1);
+    let producer = Producer::new(Unused, "http://unused.invalid/queue");
+    let payload = json!({"mode": "check", "from": from.to_string(), "to": to.to_string()});
+    let settings = BatchSettings {
+        normalization: Normalization::Off,
+        ..BatchSettings::default()
+    };
+    let mut m = MissingComparison::default();
+    let (timing, check) = timed(|| batch(pool, &producer, &settings, payload.clone())).await?;
+    m.check_off = timing;
+    m.missing_off = u64_at(&check, "/check/missing");
+
+    let mut rows = None;
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let answer = original_missing_capped(pool, from, to, cap).await?;
+        m.original.runs.push(started.elapsed().as_secs_f64());
+        match answer {
+            Some(answer) => rows = Some(answer),
+            None => {
+                m.original_stopped = true;
+                break;
+            }
         }
     }
+    if let Some(rows) = rows.filter(|_| !m.original_stopped) {
+        m.original_rows = rows.len() as u64;
+        let mut original_by_date: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+        for (date, _, _) in &rows {
+            *original_by_date.entry(*date).or_default() += 1;
+        }
+        let function_by_date: BTreeMap<NaiveDate, u64> = missing_by_date(&check)
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let agree = m.missing_off == m.original_rows && function_by_date == original_by_date;
+        m.agree = Some(agree);
+        if !agree {
+            m.disagreement =
+                format!("function (off) {function_by_date:?}, original {original_by_date:?}");
+        }
+    }
+    Ok((m, check))
+}
+
+async fn queries(
+    server: &DatabaseSettings,
+    options: &KeywordsOptions,
+    figures: &mut KeywordsFigures,
+) -> anyhow::Result<MySqlPool> {
+    let from = first_day();
+    let to = from + TimeDelta::days(i64::from(DAYS) - 1);
+    let dates: Vec<NaiveDate> = from.iter_days().take(DAYS as usize).collect();
+    let KeywordsFigures {
+        queries: q,
+        failures,
+        ..
+    } = figures;
+    let pool = crate::bench_db::fresh_migrated(server, DATABASE, 8).await?;
+    eprintln!("part 1: inserting {} chats over {DAYS} days", options.chats);
+    q.prepared = prepare(&pool, options.chats).await?;
+    if let Some(text) = &q.prepared.hash_mismatch {
+        failures.push(format!(
+            "SHA2(input_text, 256) is not the question hash (normalisation off) of {text:?}"
+        ));
+    }
+    let pool = &pool;
 
     eprintln!("part 1: unique questions, the function (normalisation off, then on)");
     let (timing, off) = timed(|| function_unique(pool, &dates, Normalization::Off)).await?;
@@ -451,44 +601,82 @@ async fn queries(
         ));
     }
 
-    eprintln!("part 1: missing questions, the function's check (off, then on)");
-    let producer = Producer::new(sqs.clone(), "http://unused.invalid/queue");
+    eprintln!(
+        "part 1: missing questions, the function's check (off), then the original's query (stopped after {} s)",
+        options.original_cap.as_secs()
+    );
+    let (missing, _) = compare_missing(pool, options.original_cap).await?;
+    q.missing = missing;
+    eprintln!("part 1: missing questions, the function's check (on)");
+    let producer = Producer::new(Unused, "http://unused.invalid/queue");
     let payload = json!({"mode": "check", "from": from.to_string(), "to": to.to_string()});
-    let off_settings = BatchSettings {
-        normalization: Normalization::Off,
-        ..BatchSettings::default()
-    };
-    let (timing, off_check) =
-        timed(|| batch(pool, &producer, &off_settings, payload.clone())).await?;
-    q.check_off = timing;
-    q.missing_off = u64_at(&off_check, "/check/missing");
     let on_settings = BatchSettings::default();
     let (timing, on_check) =
         timed(|| batch(pool, &producer, &on_settings, payload.clone())).await?;
     q.check_on = timing;
     q.missing_on = u64_at(&on_check, "/check/missing");
 
-    eprintln!("part 1: missing questions, the original's query");
-    let (timing, rows) =
-        timed(|| async { Ok(chats::original_missing(pool, from, to).await?) }).await?;
-    q.original_missing = timing;
-    q.original_missing_rows = rows.len() as u64;
-    let mut original_by_date: BTreeMap<NaiveDate, u64> = BTreeMap::new();
-    for (date, _, _) in &rows {
-        *original_by_date.entry(*date).or_default() += 1;
+    if q.missing.original_stopped {
+        eprintln!(
+            "part 1: the original's missing query was stopped; both sides again on {} chats",
+            options.sample_chats
+        );
+        let sample_pool = crate::bench_db::fresh_migrated(server, SAMPLE_DATABASE, 8).await?;
+        let prepared = prepare(&sample_pool, options.sample_chats).await?;
+        let (mut missing, _) = compare_missing(&sample_pool, Duration::from_secs(3600)).await?;
+        missing.chats = prepared.chats;
+        q.sample = Some(missing);
+        sample_pool.close().await;
     }
-    let function_by_date: BTreeMap<NaiveDate, u64> = missing_by_date(&off_check)
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    q.missing_agree =
-        q.missing_off == q.original_missing_rows && function_by_date == original_by_date;
-    if !q.missing_agree {
-        failures.push(format!(
-            "missing questions per day: function (off) {function_by_date:?}, original {original_by_date:?}"
-        ));
+    for (scale, m) in
+        std::iter::once(("", &q.missing)).chain(q.sample.iter().map(|m| (" (smaller copy)", m)))
+    {
+        if m.agree == Some(false) {
+            failures.push(format!(
+                "missing questions per day{scale}: {}",
+                m.disagreement
+            ));
+        }
     }
-    Ok(())
+    if q.missing.agree.is_none() && q.sample.as_ref().and_then(|m| m.agree).is_none() {
+        failures.push("the original's missing query never finished: no agreement checked".into());
+    }
+    Ok(pool.clone())
+}
+
+/// A sender for the runs that send nothing (`check`).
+struct Unused;
+
+impl BatchSender for Unused {
+    async fn send_batch(
+        &self,
+        _queue_url: &str,
+        _entries: Vec<(String, OutgoingMessage)>,
+    ) -> Result<BatchOutcome, BoxError> {
+        Err("a check sends nothing".into())
+    }
+}
+
+/// SQS as a fixed round trip per `SendMessageBatch` (see the module docs), counting calls.
+#[derive(Clone)]
+struct ModelledSqs {
+    latency: Duration,
+    calls: Arc<AtomicU64>,
+    messages: Arc<AtomicU64>,
+}
+
+impl BatchSender for ModelledSqs {
+    async fn send_batch(
+        &self,
+        _queue_url: &str,
+        entries: Vec<(String, OutgoingMessage)>,
+    ) -> Result<BatchOutcome, BoxError> {
+        tokio::time::sleep(self.latency).await;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.messages
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        Ok(BatchOutcome::default())
+    }
 }
 
 async fn new_queue(
@@ -535,11 +723,46 @@ async fn queue_counts(
     ))
 }
 
-async fn send(
+async fn send_modelled(
+    pool: &MySqlPool,
+    date: NaiveDate,
+    questions_per_message: usize,
+) -> anyhow::Result<SendRun> {
+    sqlx::query("DELETE FROM keyword_work WHERE chat_date = ?")
+        .bind(date)
+        .execute(pool)
+        .await?;
+    let sqs = ModelledSqs {
+        latency: MODELLED_SQS_LATENCY,
+        calls: Arc::new(AtomicU64::new(0)),
+        messages: Arc::new(AtomicU64::new(0)),
+    };
+    let settings = BatchSettings {
+        questions_per_message,
+        send_in_flight: 4,
+        ..BatchSettings::default()
+    };
+    let mut producer = Producer::new(sqs.clone(), "https://sqs.modelled.invalid/queue");
+    producer.in_flight = settings.send_in_flight;
+    let payload = json!({"mode": "basic", "from": date.to_string(), "to": date.to_string()});
+    let started = Instant::now();
+    let answer = batch(pool, &producer, &settings, payload).await?;
+    Ok(SendRun {
+        target: "modelled SQS",
+        questions_per_message,
+        calls: sqs.calls.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+        sent: u64_at(&answer, "/basic/sent"),
+        messages: sqs.messages.load(Ordering::Relaxed),
+    })
+}
+
+async fn send_moto(
     pool: &MySqlPool,
     sqs: &aws_sdk_sqs::Client,
     date: NaiveDate,
     questions_per_message: usize,
+    questions: u32,
 ) -> anyhow::Result<SendRun> {
     sqlx::query("DELETE FROM keyword_work WHERE chat_date = ?")
         .bind(date)
@@ -557,17 +780,21 @@ async fn send(
     };
     let mut producer = Producer::new(sqs.clone(), queue_url.clone());
     producer.in_flight = settings.send_in_flight;
-    let payload = json!({"mode": "basic", "from": date.to_string(), "to": date.to_string()});
+    // `missing` with a limit: the same sending path as `basic`, the most asked first.
+    let payload = json!({"mode": "missing", "from": date.to_string(), "to": date.to_string(), "limit": questions});
     let started = Instant::now();
     let answer = batch(pool, &producer, &settings, payload).await?;
     let seconds = started.elapsed().as_secs_f64();
     let (visible, not_visible, delayed) = queue_counts(sqs, &queue_url).await?;
     sqs.delete_queue().queue_url(&queue_url).send().await?;
+    let messages = visible + not_visible + delayed;
     Ok(SendRun {
+        target: "moto",
         questions_per_message,
+        calls: messages.div_ceil(10),
         seconds,
-        sent: u64_at(&answer, "/basic/sent"),
-        messages: visible + not_visible + delayed,
+        sent: u64_at(&answer, "/missing/sent"),
+        messages,
     })
 }
 
@@ -916,6 +1143,45 @@ async fn end_to_end(
     Ok(())
 }
 
+fn print_missing(m: &MissingComparison) {
+    println!(
+        "    {:<56} {:>9.2} {:>10}   {}",
+        "function check, normalisation off",
+        m.check_off.median(),
+        m.missing_off,
+        m.check_off.runs_text()
+    );
+    if m.original_stopped {
+        println!(
+            "    {:<56} {:>9} {:>10}   stopped by the server (max_statement_time) after {:.0} s",
+            "baseline: original missing query (with its GROUP BY)",
+            format!("> {:.0}", m.original.runs.last().copied().unwrap_or(0.0)),
+            "-",
+            m.original.runs.last().copied().unwrap_or(0.0)
+        );
+        println!(
+            "    ratio original / function (off)                          {:>8}x",
+            format!(
+                "> {:.0}",
+                m.original.runs.last().copied().unwrap_or(0.0) / m.check_off.median()
+            )
+        );
+    } else {
+        println!(
+            "    {:<56} {:>9.2} {:>10}   {}   (= function off, per day: {})",
+            "baseline: original missing query (with its GROUP BY)",
+            m.original.median(),
+            m.original_rows,
+            m.original.runs_text(),
+            yes(m.agree == Some(true))
+        );
+        println!(
+            "    ratio original / function (off)                          {:>8.1}x",
+            m.original.median() / m.check_off.median()
+        );
+    }
+}
+
 fn yes(ok: bool) -> &'static str {
     if ok { "yes" } else { "NO" }
 }
@@ -923,20 +1189,23 @@ fn yes(ok: bool) -> &'static str {
 /// Prints the figures as the other benchmarks do.
 pub fn print(f: &KeywordsFigures) {
     let q = &f.queries;
+    let p = &q.prepared;
     println!();
     println!(
-        "keyword batch benchmark, part 1: queries ({} chats over {DAYS} days, about 30 % repeats; inserted in {:.0} s)",
-        q.chats, q.insert_seconds
+        "keyword batch benchmark, part 1: queries ({} chats over {DAYS} days from {}, about 30 % repeats; inserted in {:.0} s)",
+        p.chats,
+        first_day(),
+        p.insert_seconds
     );
     println!(
-        "  keyword rows: every question of the first {PROCESSED_DAYS} days and half of the next ({} rows, SHA2(text) = question hash with normalisation off: {} of {} sampled)",
-        q.keyword_rows,
-        if f.failures.iter().any(|m| m.starts_with("SHA2")) {
+        "  keyword rows: every question of the first {PROCESSED_DAYS} days and half of the next ({} rows); SHA2(text) = question hash with normalisation off: {} of {} sampled",
+        p.keyword_rows,
+        if p.hash_mismatch.is_some() {
             "NOT all"
         } else {
             "all"
         },
-        q.hashes_checked
+        p.hashes_checked
     );
     println!(
         "  {:<58} {:>9} {:>10}   runs (s)",
@@ -983,28 +1252,20 @@ pub fn print(f: &KeywordsFigures) {
         q.original_days.median() / q.unique_off.median()
     );
     println!("  missing questions, 7 days");
-    line(
-        "function check, normalisation off",
-        &q.check_off,
-        q.missing_off,
-        "",
-    );
+    print_missing(&q.missing);
     line(
         "function check, normalisation on",
         &q.check_on,
         q.missing_on,
         "",
     );
-    line(
-        "baseline: original missing query (with its GROUP BY)",
-        &q.original_missing,
-        q.original_missing_rows,
-        &format!("   (= function off, per day: {})", yes(q.missing_agree)),
-    );
-    println!(
-        "    ratio original / function (off)                          {:>8.1}x",
-        q.original_missing.median() / q.check_off.median()
-    );
+    if let Some(sample) = &q.sample {
+        println!(
+            "  missing questions, 7 days, on a smaller copy ({} chats, made the same way) where the original's query finishes",
+            sample.chats
+        );
+        print_missing(sample);
+    }
 
     let e = &f.e2e;
     let limit = f64::from(REQUESTS_PER_MINUTE) / 60.0;
@@ -1070,26 +1331,34 @@ pub fn print(f: &KeywordsFigures) {
     if !f.send.is_empty() {
         println!();
         println!(
-            "keyword batch benchmark, part 3: basic sending one date to moto (4 SendMessageBatch requests in flight)"
+            "keyword batch benchmark, part 3: sending one date's questions (4 SendMessageBatch requests in flight)"
+        );
+        println!(
+            "  modelled SQS: {} ms a SendMessageBatch call; moto: its cost per message grows with the queue's length, so a small count only",
+            MODELLED_SQS_LATENCY.as_millis()
         );
         for r in &f.send {
             println!(
-                "  {:>2} question(s) per message    {:>7} questions  {:>7} messages  {:>7.1} s  {:>8.0} questions/s",
+                "  {:<13} {:>2} question(s) per message  {:>7} questions  {:>7} messages  {:>6} calls  {:>7.1} s  {:>8.0} questions/s",
+                r.target,
                 r.questions_per_message,
                 r.sent,
                 r.messages,
+                r.calls,
                 r.seconds,
                 r.sent as f64 / r.seconds
             );
         }
-        if let [one, ten] = f.send.as_slice() {
-            println!(
-                "  ratio 10 / 1 per message     {:>8.1}x",
-                (ten.sent as f64 / ten.seconds) / (one.sent as f64 / one.seconds)
-            );
+        for target in ["modelled SQS", "moto"] {
+            let runs: Vec<&SendRun> = f.send.iter().filter(|r| r.target == target).collect();
+            if let [one, ten] = runs.as_slice() {
+                println!(
+                    "  {target:<13} ratio 10 / 1 per message  {:>8.1}x",
+                    (ten.sent as f64 / ten.seconds) / (one.sent as f64 / one.seconds)
+                );
+            }
         }
     }
-
     if !f.failures.is_empty() {
         println!();
         println!("FAILED checks:");

@@ -85,6 +85,16 @@ enum Task {
         /// Leave out the sending comparison (1 vs 10 questions per message).
         #[arg(long, env = "BENCH_KEYWORDS_SKIP_SEND")]
         skip_send: bool,
+        /// The longest the original's missing query may run, in seconds (the server stops it;
+        /// both missing queries then run again on a smaller copy).
+        #[arg(long, env = "BENCH_KEYWORDS_ORIGINAL_CAP_SECS", default_value_t = 300)]
+        original_cap_secs: u64,
+        /// Chats of that smaller copy.
+        #[arg(long, env = "BENCH_KEYWORDS_SAMPLE_CHATS", default_value_t = 50_000)]
+        sample_chats: u64,
+        /// Questions sent to moto in the sending comparison.
+        #[arg(long, env = "BENCH_KEYWORDS_MOTO_QUESTIONS", default_value_t = 1000)]
+        moto_questions: u32,
     },
     /// Benchmark the ad-counter worker against per-event upserts and Redis INCR (needs DATABASE_URL).
     BenchAds {
@@ -223,6 +233,9 @@ fn main() -> anyhow::Result<()> {
             chats,
             questions,
             skip_send,
+            original_cap_secs,
+            sample_chats,
+            moto_questions,
         } => {
             let (server, _) = server_from_env(8)?;
             let options = xtask::bench_keywords::KeywordsOptions {
@@ -231,6 +244,9 @@ fn main() -> anyhow::Result<()> {
                 skip_send,
                 sqs_endpoint: std::env::var("AWS_ENDPOINT_URL")
                     .unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned()),
+                original_cap: std::time::Duration::from_secs(original_cap_secs),
+                sample_chats,
+                moto_send_questions: moto_questions,
             };
             let runtime = tokio::runtime::Runtime::new()?;
             let f = runtime.block_on(xtask::bench_keywords::run(&server, &options))?;

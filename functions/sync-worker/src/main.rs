@@ -1,12 +1,13 @@
 //! Wiring only: see the library for what `sync-worker` does.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::sqs::SqsEvent;
 use common::{
     aws,
     config::Settings,
     db::Database,
+    job::Deadline,
     metrics,
     secrets::{Secret, SecretSource},
     telemetry,
@@ -35,13 +36,15 @@ async fn main() -> Result<(), Error> {
     };
     let worker = &worker;
     metrics::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
-        // The invocation's deadline as a tokio instant: what is left of it from now.
-        let deadline_ms = event.context.deadline;
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-        let deadline = tokio::time::Instant::now() + left;
+        // The invocation's deadline as a tokio instant, read by the job kit's rule (which
+        // also takes `cargo lambda watch`'s constant budget header for what it is, not an
+        // instant in 1970 that would stop every run before its first batch).
+        let deadline = Deadline::from_context_with_margin(&event.context, Duration::ZERO)
+            .instant()
+            .map_or_else(
+                || tokio::time::Instant::now() + Duration::from_secs(900),
+                tokio::time::Instant::from_std,
+            );
         Ok::<_, Error>(worker.handle(event.payload, deadline).await)
     }))
     .await
