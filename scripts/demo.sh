@@ -358,7 +358,7 @@ ok GET "/api/config/log?id=$RUN" | tee "$SYNC/log.json" | jq -r '.data.lines[-12
 jq -e '.data.run.status == "succeeded" and .data.run.records_written == 20000 and .data.run.records_failed == 0' "$SYNC/log.json" >/dev/null \
   || { echo "expected a succeeded run of 20000 records" >&2; exit 1; }
 say "sync: GET /api/config/logs?config_id=$CONFIG"
-ok GET "/api/config/logs?config_id=$CONFIG" | jq -c '.data.list[] | {id, exec_name, status, records_read, records_written, records_failed, insert_date}'
+ok GET "/api/config/logs?config_id=$CONFIG" | jq -c '.data.items[] | {id, exec_name, status, records_read, records_written, records_failed, insert_date}'
 say "sync: both sides, row for row (count, sums, NULLs)"
 mariadb --protocol=TCP -h 127.0.0.1 -u root --default-character-set=utf8mb4 --table -e "SELECT COUNT(*) AS row_count, SUM(amount) AS amount, COUNT(note) AS notes,
   COUNT(shipped) AS shipped, SUM(paid) AS paid, MAX(ordered_at) AS last_order FROM orders" sync_demo_src

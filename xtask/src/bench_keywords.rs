@@ -16,8 +16,13 @@
 //! - Missing questions of the 7 days: the function's `check` (`keyword_batch::handle`, its
 //!   survey plus the keyword rows and the ledger of each date) next to the original's
 //!   missing query; with normalisation off the function's missing count must equal the
-//!   original's rows, date by date.
-//!
+//!   original's rows, date by date. The original's query compares every chat of a date with
+//!   every keyword row of that date (MariaDB keys its derived table on the date only: a TEXT
+//!   column cannot be a key), so its time grows with the square of a day's size; the server
+//!   stops it after `--original-cap-secs` (MariaDB's max_statement_time, default 300 s),
+//!   and then both sides run again, with the agreement check, on a smaller copy made the
+//!   same way (`--sample-chats`, default 50,000).
+
 //! # Part 2: `complete` end to end (database `bench_keywords_e2e`)
 //! `--questions` unique questions (default 3,000, normalised) over 2 days, asked with
 //! repeats and variants; no question on both days, so every question takes exactly one
@@ -28,7 +33,8 @@
 //! `keyword_worker::Worker` with its own HCX client (account limit 600 requests a minute
 //! shared by 2 environments: 300 a minute each; base backoff 200 ms), loop
 //! ReceiveMessage (10, wait 1 s, with ApproximateReceiveCount) → `Worker::handle` →
-//! DeleteMessageBatch of the messages not reported failed, until the queue is empty. HCX
+//! DeleteMessageBatch of the messages not reported failed, until the queue is empty (each
+//! `handle` with the deadline of a 600 s invocation less its 30 s margin). HCX
 //! is the fake server ([`crate::fake_hcx`]) answering every 10th request with a 429 and
 //! each after 100 ms. Wall time runs from the first receive to the last delete; the run
 //! fails past a time bound (15 min, or 3 s per 10 questions if more).
@@ -43,10 +49,17 @@
 //! ledger row `done`, sent once; a final `check` with nothing missing.
 //!
 //! # Part 3: sending (on part 1's data)
-//! `basic` for one date without keyword rows (2025-06-15, about 100,000 unique questions
-//! with the default chats) to a fresh moto queue, 4 SendMessageBatch requests in flight,
-//! with 1 question per message and then with 10 (KEYWORD_QUESTIONS_PER_MESSAGE), the
-//! date's ledger emptied before each. `--skip-send` leaves it out.
+//! One date without keyword rows (2025-06-15, about 100,000 unique questions with the
+//! default chats), 4 SendMessageBatch requests in flight, 1 question per message and then
+//! 10 (KEYWORD_QUESTIONS_PER_MESSAGE), the date's ledger emptied before each run:
+//! - `basic` for the whole date to a modelled SQS: a `BatchSender` that takes 20 ms per
+//!   SendMessageBatch call (an in-region round trip; an assumption) and counts the calls;
+//! - `missing` with a limit (`--moto-questions`, default 1,000, the most asked first: the
+//!   same sending path) to a fresh moto queue. Not the whole date: moto computes the
+//!   queue's attributes over every message it holds for each message sent, so its cost per
+//!   message grows with the queue and 100,000 messages would take hours.
+//!
+//! `--skip-send` leaves part 3 out.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -1192,7 +1205,7 @@ pub fn print(f: &KeywordsFigures) {
     let p = &q.prepared;
     println!();
     println!(
-        "keyword batch benchmark, part 1: queries ({} chats over {DAYS} days from {}, about 30 % repeats; inserted in {:.0} s)",
+        "keyword batch benchmark, part 1: queries ({} chats over {DAYS} days from {}, about 30 % repeats; inserted in {:.1} s)",
         p.chats,
         first_day(),
         p.insert_seconds
