@@ -15,7 +15,7 @@
 //! Latin letters, digits (anything Unicode calls numeric), Han ideographs, kana, or letters
 //! of any other script. Everything else (white space, punctuation, symbols, emoji)
 //! separates tokens, and so does every change of script: "ktx예약" is "ktx" and "예약";
-//! "5만원" is "5" and "만원" (the amount is no keyword, the unit word may be); "iphone15" is
+//! "5만원" is "5" and "만원" (neither is a keyword: see counters below); "iphone15" is
 //! "iphone" and "15". Two exceptions keep Latin words whole: an apostrophe or hyphen between
 //! two Latin letters ("can't", "check-in"), and combining marks, which continue the token
 //! they follow.
@@ -155,7 +155,7 @@ pub struct BuiltinClassifier {
 impl BuiltinClassifier {
     /// Provider and model names stored with each result.
     pub const PROVIDER: &'static str = "builtin";
-    pub const MODEL: &'static str = "builtin-yake-1"; // bump when scoring changes
+    pub const MODEL: &'static str = "builtin-yake-2"; // bump when scoring or the lists change
 
     /// A classifier over these rules (keywords put in canonical form; unusable rules
     /// dropped, see the module documentation).
@@ -242,11 +242,20 @@ impl BuiltinClassifier {
         rank(&self.terms(question), max)
     }
 
-    /// The question's terms in order, repeats included.
+    /// The question's terms in order, repeats included. A counter after a number ("9시에",
+    /// "3번", "5만원") says how many of something, not what is asked: it is no term.
     fn terms(&self, question: &str) -> Vec<String> {
+        let mut after_number = false;
         tokenize(&canonical(question))
             .into_iter()
-            .filter_map(|token| self.term(token))
+            .filter_map(|token| {
+                let counter = after_number
+                    && token.script == Script::Hangul
+                    && is_counter_phrase(&token.text)
+                    && !self.rules.contains_key(&token.text);
+                after_number = token.script == Script::Digit;
+                if counter { None } else { self.term(token) }
+            })
             .collect()
     }
 
@@ -338,6 +347,27 @@ impl BuiltinClassifier {
         }
         found
     }
+}
+
+/// Korean counters (units counted with a number before them).
+const COUNTERS: &[&str] = &[
+    "시", "시간", "분", "초", "번", "번째", "개", "원", "만원", "천원", "일", "월", "년", "층",
+    "호", "호선", "명", "장", "회", "주", "주일", "살", "대", "건", "박", "인", "매", "km", "분간",
+];
+
+/// What may follow a counter in the same word ("9시에", "3번째로", "2박만").
+const COUNTER_TAILS: &[&str] = &[
+    "", "에", "에서", "은", "는", "이", "가", "을", "를", "도", "만", "까지", "부터", "쯤", "정도",
+    "째", "짜리", "이나", "으로", "로", "의", "동안", "전", "후", "에는", "이요", "요",
+];
+
+/// A counter, alone or with one of its tails.
+fn is_counter_phrase(token: &str) -> bool {
+    COUNTERS.iter().any(|counter| {
+        token
+            .strip_prefix(counter)
+            .is_some_and(|tail| COUNTER_TAILS.contains(&tail))
+    })
 }
 
 fn is_stopword(word: &str) -> bool {

@@ -75,7 +75,7 @@ fn mixed_scripts() {
         classification("reservation", &["ktx", "예약", "취소"])
     );
     // Full-width letters meet their plain form; amounts are no keywords.
-    assert_eq!(c.keywords("ＫＴＸ 5만원 결제", 5), ["ktx", "만원", "결제"]);
+    assert_eq!(c.keywords("ＫＴＸ 5만원 결제", 5), ["ktx", "결제"]);
     assert_eq!(
         c.keywords("iPhone15 앱 설치 오류ㅠㅠ", 5),
         ["iphone", "앱", "설치", "오류"]
@@ -308,4 +308,16 @@ fn rule_keywords_override_the_filters() {
         c.classify("112 번호"),
         classification("emergency", &["112", "번호"])
     );
+}
+
+#[test]
+fn counters_after_a_number_are_no_keywords() {
+    let c = BuiltinClassifier::new(Vec::new());
+    assert_eq!(
+        c.keywords("강남역에서 9시에 교통카드 충전 가능한가요? (3번)", 5),
+        ["강남역", "교통카드", "충전"]
+    );
+    assert_eq!(c.keywords("2박 3일 예약 변경", 5), ["예약", "변경"]);
+    // Without a number before it, the same word is an ordinary term.
+    assert!(c.keywords("시간 변경 문의", 5).contains(&"시간".to_owned()));
 }
