@@ -49,7 +49,7 @@
 //! ledger row `done`, sent once; a final `check` with nothing missing.
 //!
 //! # Part 3: sending (on part 1's data)
-//! One date without keyword rows (2025-06-15, about 100,000 unique questions with the
+//! One date without keyword rows (2025-06-15, about 80,000 unique questions with the
 //! default chats), 4 SendMessageBatch requests in flight, 1 question per message and then
 //! 10 (KEYWORD_QUESTIONS_PER_MESSAGE), the date's ledger emptied before each run:
 //! - `basic` for the whole date to a modelled SQS: a `BatchSender` that takes 20 ms per
@@ -57,7 +57,7 @@
 //! - `missing` with a limit (`--moto-questions`, default 1,000, the most asked first: the
 //!   same sending path) to a fresh moto queue. Not the whole date: moto computes the
 //!   queue's attributes over every message it holds for each message sent, so its cost per
-//!   message grows with the queue and 100,000 messages would take hours.
+//!   message grows with the queue and 80,000 messages would take hours.
 //!
 //! `--skip-send` leaves part 3 out.
 
