@@ -7,7 +7,8 @@
 //!   `querySql`s, stream slices);
 //! - [`run`]: a job run with `channel` tasks at once, batches, write modes, limits, dirty
 //!   records and the deadline;
-//! - [`codec`]: DataX's type mapping in and out of MySQL and PostgreSQL;
+//! - [`codec`]: DataX's type mapping in and out of MySQL and PostgreSQL; [`copy`]: rows in
+//!   PostgreSQL's COPY text format (postgresqlwriter's insert path);
 //! - [`value`]: the engine's field values; [`summary`]: DataX's summary block; [`log`]: a
 //!   run's log;
 //! - [`endpoint`]: database kinds, connection endpoints, the host allow-list, `ping`,
@@ -16,6 +17,7 @@
 //!   sync tables as both functions use them.
 
 pub mod codec;
+pub mod copy;
 pub mod endpoint;
 pub mod jdbc;
 pub mod job;

@@ -36,6 +36,7 @@ use tokio::{sync::mpsc, time::Instant};
 
 use crate::{
     codec::{self, ReadCodec, Target},
+    copy,
     endpoint::{AllowList, Conn, ConnectFailure, DbKind, Endpoint, connect},
     job::{
         DbReader, DbWriter, Job, Login, ReaderSpec, Side, StreamColumn, StreamReader, StreamType,
@@ -1087,8 +1088,12 @@ async fn write_batch(
             Err(reason) => state.dirty(log, "write", &record, &reason),
         }
     }
-    // Statements of at most 65,535 placeholders (both protocols' limit).
-    let per_statement = (65_535 / shape.columns.len().max(1)).clamp(1, writer.batch_size as usize);
+    // Statements of at most 65,535 placeholders (both protocols' limit); a COPY has none.
+    let per_statement = if uses_copy(conn, writer) {
+        (writer.batch_size as usize).max(1)
+    } else {
+        (65_535 / shape.columns.len().max(1)).clamp(1, writer.batch_size as usize)
+    };
     let mut written = 0;
     // Halving on refusal: a stack of slices still to write.
     let mut pending: Vec<&[Record]> = rows.chunks(per_statement).rev().collect();
@@ -1165,6 +1170,11 @@ fn insert_sql(kind: DbKind, writer: &DbWriter, shape: &WriterShape, rows: usize)
     sql
 }
 
+/// PostgreSQL targets in insert mode are written with `COPY … FROM STDIN` ([`copy`]).
+fn uses_copy(conn: &Conn, writer: &DbWriter) -> bool {
+    matches!(conn, Conn::Postgresql(_)) && writer.write_mode == WriteMode::Insert
+}
+
 async fn insert(
     conn: &mut Conn,
     writer: &DbWriter,
@@ -1181,6 +1191,15 @@ async fn insert(
                 }
             }
             query.execute(&mut *c).await.map(drop)
+        }
+        Conn::Postgresql(c) if writer.write_mode == WriteMode::Insert => {
+            let mut data = String::with_capacity(rows.len() * shape.columns.len() * 12);
+            copy::encode(rows, &shape.targets, &mut data);
+            let mut copy_in = c
+                .copy_in_raw(&copy::statement(&writer.table, &shape.columns))
+                .await?;
+            copy_in.send(data.as_bytes()).await?;
+            copy_in.finish().await.map(drop)
         }
         Conn::Postgresql(c) => {
             let sql = insert_sql(DbKind::Postgresql, writer, shape, rows.len());

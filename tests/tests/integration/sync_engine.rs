@@ -582,3 +582,52 @@ async fn a_job_naming_datasources_uses_the_resolved_endpoints() {
         report.error
     );
 }
+
+#[tokio::test]
+async fn postgresql_targets_take_inserts_through_copy_with_every_special_value_and_dirty_rows() {
+    let (source, target) = (PgTestDb::new().await, PgTestDb::new().await);
+    exec_pg(
+        &source.pool,
+        "CREATE TABLE src (id int8 PRIMARY KEY, f float8, r float4, t text, b bytea, d date, ts timestamptz, u text)",
+    )
+    .await;
+    // COPY's text format escapes backslash, tab, new line and carriage return; a literal
+    // "\N" must stay text; floats keep NaN and infinities; years before 1 are BC.
+    exec_pg(&source.pool, "INSERT INTO src VALUES \
+        (1, 'NaN', 'Infinity', E'tab\\there\\nnew line\\r\\\\ and \\\\N', E'\\\\x005c0a09ff', '0044-03-15 BC', '2026-06-01 12:00:00.123456+09', '550e8400-e29b-41d4-a716-446655440000'), \
+        (2, '-Infinity', '-0.1', '\\N', '\\x', '2026-02-28', '1970-01-01 00:00:00+00', NULL), \
+        (3, 0.1, 1.5, '', NULL, NULL, NULL, NULL), \
+        (4, 1e300, 3.4e38, 'refuse me', '\\x00', '2000-01-01', NULL, NULL), \
+        (5, NULL, NULL, NULL, NULL, NULL, NULL, NULL)").await;
+    exec_pg(
+        &target.pool,
+        "CREATE TABLE dst (id int8 PRIMARY KEY, f float8, r float4, t text CHECK (t IS DISTINCT FROM 'refuse me'), \
+         b bytea, d date, ts timestamptz, u uuid)",
+    )
+    .await;
+    let job = json!({"job": {"setting": {"speed": {"channel": 1}, "errorLimit": {"record": 1}}, "content": [{
+        "reader": {"name": "postgresqlreader", "parameter": {"username": "postgres", "password": "", "column": ["*"],
+            "connection": [{"table": ["src"], "jdbcUrl": [source.jdbc_url()]}]}},
+        "writer": {"name": "postgresqlwriter", "parameter": {"username": "postgres", "password": "", "column": ["*"],
+            "batchSize": 4, "connection": [{"table": ["dst"], "jdbcUrl": target.jdbc_url()}]}}
+    }]}});
+    let (report, log) = run_job(&job, &Datasources::new(), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{log}");
+    assert_eq!(report.summary.failed_records, 1, "{log}");
+    assert_eq!(report.summary.written_records, 4);
+    assert!(
+        log.contains("dirty record (write)") && log.contains("refuse me"),
+        "{log}"
+    );
+    let row = "SELECT concat_ws('|', id, coalesce(f::text, '∅'), coalesce(r::text, '∅'), coalesce(t, '∅'), \
+        coalesce(encode(b, 'hex'), '∅'), coalesce(d::text, '∅'), coalesce(to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), '∅'), \
+        coalesce(u::text, '∅')) FROM {} WHERE id <> 4 ORDER BY id";
+    let copied = texts_pg(&target.pool, &row.replace("{}", "dst")).await;
+    let original = texts_pg(&source.pool, &row.replace("{}", "src")).await;
+    assert_eq!(copied, original);
+    assert_eq!(copied.len(), 4);
+    assert!(
+        copied[0].contains("tab\there\nnew line\r\\ and \\N"),
+        "{copied:?}"
+    );
+}
