@@ -8,7 +8,8 @@
 //! parameter DataX knows for another plugin is a warning, since DataX ignores it and the
 //! original's own job JSON carries one), required parameters, value types and ranges, the
 //! reader's and writer's column counts, `writeMode` per writer (DataX's postgresqlwriter
-//! writes with INSERT only), `errorLimit` and `speed`.
+//! writes with INSERT only; `update` there is this engine's extension, said as a warning),
+//! `errorLimit` and `speed`.
 //!
 //! Two leniencies, both warnings: a `setting` placed inside `job.content[0]` (as in the
 //! original's first job) is used as the job's setting, and a streamreader without
@@ -879,10 +880,20 @@ fn db_writer(kind: DbKind, parameter: &mut Obj<'_>, check: &mut Check) -> Option
             ("insert", _) => WriteMode::Insert,
             ("replace", DbKind::Mysql) => WriteMode::Replace,
             ("update", DbKind::Mysql) => WriteMode::Update,
+            ("update", DbKind::Postgresql) => {
+                check.warn(
+                    &mode_path,
+                    "update on postgresqlwriter is an extension beyond DataX (whose \
+                     postgresqlwriter writes with INSERT only): INSERT … ON CONFLICT on the \
+                     target's primary key DO UPDATE",
+                );
+                WriteMode::Update
+            }
             (_, DbKind::Postgresql) => {
                 check.error(
                     &mode_path,
-                    "postgresqlwriter writes with INSERT only, as in DataX",
+                    "postgresqlwriter writes with insert (COPY), as in DataX, or with update \
+                     (INSERT … ON CONFLICT, an extension); replace is MySQL's",
                 );
                 WriteMode::Insert
             }
@@ -1403,7 +1414,7 @@ mod tests {
                 "username": "u", "password": "p", "column": ["a", "b"], "splitpk": "id",
                 "connection": [{"table": ["t"], "jdbcUrl": ["jdbc:postgresql://h/d"]}]}},
             "writer": {"name": "postgresqlwriter", "parameter": {
-                "username": "u", "password": "p", "column": ["a"], "writeMode": "update",
+                "username": "u", "password": "p", "column": ["a"], "writeMode": "replace",
                 "connection": [{"jdbcUrl": "jdbc:postgresql://h/d", "table": ["t"]}]}}
         }]}});
         let problems = Job::parse(&doc).expect_err("invalid");
@@ -1422,6 +1433,28 @@ mod tests {
                 "{expected} missing from {found:?}"
             );
         }
+    }
+
+    #[test]
+    fn update_on_postgresqlwriter_is_an_extension_said_as_a_warning() {
+        let doc = json!({"job": {"content": [{
+            "reader": {"name": "streamreader", "parameter": {"sliceRecordCount": 1, "column": [{"type": "long", "value": "1"}]}},
+            "writer": {"name": "postgresqlwriter", "parameter": {
+                "username": "u", "password": "p", "column": ["a"], "writeMode": "update",
+                "connection": [{"jdbcUrl": "jdbc:postgresql://h/d", "table": ["t"]}]}}
+        }]}});
+        let job = Job::parse(&doc).expect("update is accepted");
+        let WriterSpec::Db(writer) = &job.writer else {
+            panic!("db writer")
+        };
+        assert_eq!(writer.write_mode, WriteMode::Update);
+        assert!(
+            job.warnings
+                .iter()
+                .any(|w| w.to_string().contains("extension beyond DataX")),
+            "{:?}",
+            job.warnings
+        );
     }
 
     #[test]

@@ -454,6 +454,32 @@ struct WriterShape {
     endpoint: Endpoint,
     columns: Vec<String>,
     targets: Vec<Target>,
+    /// PostgreSQL with `writeMode` update: the target's primary key, the conflict target
+    /// of `INSERT … ON CONFLICT`.
+    conflict_key: Vec<String>,
+}
+
+/// The primary-key columns of a PostgreSQL table, in key order.
+async fn primary_key(conn: &mut Conn, table: &str) -> Result<Vec<String>, Fatal> {
+    let Conn::Postgresql(c) = conn else {
+        return Ok(Vec::new());
+    };
+    let key: Vec<String> = sqlx::query_scalar(
+        "SELECT a.attname::text FROM pg_index i \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+         WHERE i.indrelid = $1::regclass AND i.indisprimary \
+         ORDER BY array_position(i.indkey, a.attnum)",
+    )
+    .bind(table)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(|e| sql_error(&format!("reading the primary key of {table}"), e))?;
+    if key.is_empty() {
+        return Err(Fatal::Config(format!(
+            "writeMode update on PostgreSQL needs a primary key on {table} (the conflict target of INSERT … ON CONFLICT)"
+        )));
+    }
+    Ok(key)
 }
 
 async fn describe_target(
@@ -528,10 +554,16 @@ async fn execute(
             }
             let (columns, targets) =
                 describe_target(&mut conn, &writer.table, &writer.columns).await?;
+            let conflict_key = if writer.write_mode == WriteMode::Update {
+                primary_key(&mut conn, &writer.table).await?
+            } else {
+                Vec::new()
+            };
             Some(WriterShape {
                 endpoint,
                 columns,
                 targets,
+                conflict_key,
             })
         }
         WriterSpec::Stream(_) => None,
@@ -1181,7 +1213,22 @@ fn insert_sql(kind: DbKind, writer: &DbWriter, shape: &WriterShape, rows: usize)
         }
         sql.push(')');
     }
-    if writer.write_mode == WriteMode::Update {
+    if writer.write_mode == WriteMode::Update && kind == DbKind::Postgresql {
+        sql.push_str(" ON CONFLICT (");
+        sql.push_str(&shape.conflict_key.join(","));
+        let updates: Vec<String> = shape
+            .columns
+            .iter()
+            .filter(|c| !shape.conflict_key.contains(c))
+            .map(|c| format!("{c}=EXCLUDED.{c}"))
+            .collect();
+        if updates.is_empty() {
+            sql.push_str(") DO NOTHING");
+        } else {
+            sql.push_str(") DO UPDATE SET ");
+            sql.push_str(&updates.join(","));
+        }
+    } else if writer.write_mode == WriteMode::Update {
         // VALUES() runs on MySQL 8.0 (deprecated there, not removed) and on MariaDB, which
         // has no row alias form.
         let updates: Vec<String> = shape

@@ -631,3 +631,61 @@ async fn postgresql_targets_take_inserts_through_copy_with_every_special_value_a
         "{copied:?}"
     );
 }
+
+#[tokio::test]
+async fn update_into_postgresql_upserts_on_the_primary_key_and_reruns_change_nothing() {
+    let source = TestDb::new().await;
+    let target = PgTestDb::new().await;
+    exec_mysql(
+        &source.pool,
+        "CREATE TABLE src (id INT PRIMARY KEY, name VARCHAR(20), qty INT)",
+    )
+    .await;
+    exec_mysql(
+        &source.pool,
+        "INSERT INTO src VALUES (1, 'one', 10), (2, 'two', 20), (3, 'three', NULL)",
+    )
+    .await;
+    exec_pg(
+        &target.pool,
+        "CREATE TABLE dst (id int4 PRIMARY KEY, name varchar(20), qty int4); \
+         INSERT INTO dst VALUES (1, 'stale', 0), (9, 'kept', 99)",
+    )
+    .await;
+    exec_pg(
+        &target.pool,
+        "CREATE TABLE nokey (id int4, name varchar(20), qty int4)",
+    )
+    .await;
+    let job = |table: &str| {
+        json!({"job": {"setting": {"speed": {"channel": 1}}, "content": [{
+        "reader": {"name": "mysqlreader", "parameter": {"username": "root", "password": "", "column": ["id", "name", "qty"],
+            "connection": [{"table": ["src"], "jdbcUrl": [mysql_jdbc(&source)]}]}},
+        "writer": {"name": "postgresqlwriter", "parameter": {"username": "postgres", "password": "", "writeMode": "update",
+            "column": ["id", "name", "qty"], "connection": [{"table": [table], "jdbcUrl": target.jdbc_url()}]}}}]}})
+    };
+    for run in 0..2 {
+        let (report, log) = run_job(&job("dst"), &Datasources::new(), |_| {}).await;
+        assert_eq!(report.status, RunStatus::Succeeded, "run {run}: {log}");
+        let rows = texts_pg(
+            &target.pool,
+            "SELECT concat_ws('|', id, name, coalesce(qty::text, '∅')) FROM dst ORDER BY id",
+        )
+        .await;
+        assert_eq!(
+            rows,
+            ["1|one|10", "2|two|20", "3|three|∅", "9|kept|99"],
+            "run {run}"
+        );
+    }
+    let (report, _) = run_job(&job("nokey"), &Datasources::new(), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    assert!(
+        report
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("needs a primary key")),
+        "{:?}",
+        report.error
+    );
+}
