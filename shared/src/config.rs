@@ -37,6 +37,26 @@ where
     Ok(env_opt(name)?.unwrap_or(default))
 }
 
+/// Reads `name` like [`env_or`] and checks that it lies in `min..=max`.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] when the value does not parse or lies outside the range.
+pub fn env_in_range<T>(name: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + fmt::Display + Copy,
+    T::Err: fmt::Display,
+{
+    let value = env_or(name, default)?;
+    if value < min || value > max {
+        return Err(ConfigError::Invalid {
+            name,
+            value: value.to_string(),
+            reason: format!("must be from {min} to {max}"),
+        });
+    }
+    Ok(value)
+}
+
 /// Reads `name`, parsing it with `FromStr`; `None` when unset or empty.
 ///
 /// # Errors

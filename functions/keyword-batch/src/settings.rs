@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use common::{
     chat::{self, Normalization},
-    config::{ConfigError, env_or},
+    config::{ConfigError, env_in_range},
 };
 
 /// What a run needs besides the database and the queue.
@@ -57,56 +57,31 @@ impl BatchSettings {
         Ok(Self {
             zone: chat::time_zone_from_env()?,
             normalization: Normalization::from_env()?,
-            max_range_days: in_range(
+            max_range_days: env_in_range(
                 "KEYWORD_MAX_RANGE_DAYS",
-                env_or("KEYWORD_MAX_RANGE_DAYS", defaults.max_range_days)?,
+                defaults.max_range_days,
                 1,
                 366,
             )?,
-            requeue_after: Duration::from_secs(in_range(
+            requeue_after: Duration::from_secs(env_in_range(
                 "KEYWORD_REQUEUE_AFTER_SECS",
-                env_or(
-                    "KEYWORD_REQUEUE_AFTER_SECS",
-                    defaults.requeue_after.as_secs(),
-                )?,
+                defaults.requeue_after.as_secs(),
                 60,
                 14 * 86_400,
             )?),
-            questions_per_message: in_range(
+            questions_per_message: env_in_range(
                 "KEYWORD_QUESTIONS_PER_MESSAGE",
-                env_or(
-                    "KEYWORD_QUESTIONS_PER_MESSAGE",
-                    defaults.questions_per_message,
-                )?,
+                defaults.questions_per_message,
                 1,
                 10,
             )?,
-            date_concurrency: in_range(
+            date_concurrency: env_in_range(
                 "KEYWORD_DATE_CONCURRENCY",
-                env_or("KEYWORD_DATE_CONCURRENCY", defaults.date_concurrency)?,
+                defaults.date_concurrency,
                 1,
                 8,
             )?,
-            send_in_flight: in_range(
-                "KEYWORD_SEND_IN_FLIGHT",
-                env_or("KEYWORD_SEND_IN_FLIGHT", defaults.send_in_flight)?,
-                1,
-                16,
-            )?,
+            send_in_flight: env_in_range("KEYWORD_SEND_IN_FLIGHT", defaults.send_in_flight, 1, 16)?,
         })
     }
-}
-
-fn in_range<T>(name: &'static str, value: T, min: T, max: T) -> Result<T, ConfigError>
-where
-    T: PartialOrd + std::fmt::Display + Copy,
-{
-    if value < min || value > max {
-        return Err(ConfigError::Invalid {
-            name,
-            value: value.to_string(),
-            reason: format!("must be from {min} to {max}"),
-        });
-    }
-    Ok(value)
 }

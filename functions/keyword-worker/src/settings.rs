@@ -1,6 +1,6 @@
 //! The worker's settings, read once at start-up.
 
-use common::config::{ConfigError, env_or};
+use common::config::{ConfigError, env_in_range, env_or};
 
 /// How the worker takes a batch.
 #[derive(Debug, Clone)]
@@ -31,22 +31,8 @@ impl WorkerSettings {
     /// [`ConfigError`] naming the variable that is wrong.
     pub fn from_env() -> Result<Self, ConfigError> {
         let defaults = Self::default();
-        let concurrency = env_or("KEYWORD_WORKER_CONCURRENCY", defaults.concurrency)?;
-        if !(1..=16).contains(&concurrency) {
-            return Err(ConfigError::Invalid {
-                name: "KEYWORD_WORKER_CONCURRENCY",
-                value: concurrency.to_string(),
-                reason: "must be from 1 to 16".into(),
-            });
-        }
-        let max_receives = env_or("KEYWORD_MAX_RECEIVES", defaults.max_receives)?;
-        if !(1..=1000).contains(&max_receives) {
-            return Err(ConfigError::Invalid {
-                name: "KEYWORD_MAX_RECEIVES",
-                value: max_receives.to_string(),
-                reason: "must be from 1 to 1000 (the queue's maxReceiveCount)".into(),
-            });
-        }
+        let concurrency = env_in_range("KEYWORD_WORKER_CONCURRENCY", defaults.concurrency, 1, 16)?;
+        let max_receives = env_in_range("KEYWORD_MAX_RECEIVES", defaults.max_receives, 1, 1000)?;
         Ok(Self {
             concurrency,
             max_receives,
@@ -73,20 +59,8 @@ pub fn hcx_from_env(
         .filter(|c| !c.is_empty())
         .map(str::to_owned)
         .collect();
-    let qpm: u32 = env_or("KEYWORD_HCX_QPM", 60)?;
-    let max_concurrency: u32 = env_or("KEYWORD_WORKER_MAX_CONCURRENCY", 2)?;
-    for (name, value) in [
-        ("KEYWORD_HCX_QPM", qpm),
-        ("KEYWORD_WORKER_MAX_CONCURRENCY", max_concurrency),
-    ] {
-        if value == 0 {
-            return Err(ConfigError::Invalid {
-                name,
-                value: value.to_string(),
-                reason: "must be at least 1".into(),
-            });
-        }
-    }
+    let qpm: u32 = env_in_range("KEYWORD_HCX_QPM", 60, 1, u32::MAX)?;
+    let max_concurrency: u32 = env_in_range("KEYWORD_WORKER_MAX_CONCURRENCY", 2, 1, 1000)?;
     let mut settings = crate::hcx::HcxSettings::new(
         env_or(
             "KEYWORD_HCX_BASE_URL",
