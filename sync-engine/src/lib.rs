@@ -7,18 +7,22 @@
 //!   `querySql`s, stream slices);
 //! - [`run`]: a job run with `channel` tasks at once, batches, write modes, limits, dirty
 //!   records and the deadline;
+//! - [`checkpoint`]: the checkpoint table a range keeps in its target (with consent);
 //! - [`codec`]: DataX's type mapping in and out of MySQL and PostgreSQL; [`copy`]: rows in
 //!   PostgreSQL's COPY text format (postgresqlwriter's insert path);
 //! - [`value`]: the engine's field values; [`summary`]: DataX's summary block; [`log`]: a
 //!   run's log;
+//! - [`incremental`]: DataX-Web's incremental placeholders and windows;
 //! - [`endpoint`]: database kinds, connection endpoints, the host allow-list, `ping`,
 //!   `tables`, `columns`; [`jdbc`]: DataX's `jdbcUrl`s;
 //! - [`vault`]: the datasource passwords' cipher (AES-256-GCM); [`store`]: the platform's
 //!   sync tables as both functions use them.
 
+pub mod checkpoint;
 pub mod codec;
 pub mod copy;
 pub mod endpoint;
+pub mod incremental;
 pub mod jdbc;
 pub mod job;
 pub mod log;

@@ -73,6 +73,37 @@ impl KeyRange {
 }
 
 impl Task {
+    /// The rest of a ranged task after key `after` (`None`: nothing is left). A task
+    /// without a key range has no "after" and is returned whole.
+    pub fn after(&self, after: i64) -> Option<Task> {
+        match &self.kind {
+            TaskKind::Table {
+                connection,
+                table,
+                range: Some(range @ KeyRange::Span { .. }),
+            } => range.after(after).map(|rest| Task {
+                index: self.index,
+                kind: TaskKind::Table {
+                    connection: *connection,
+                    table: table.clone(),
+                    range: Some(rest),
+                },
+            }),
+            _ => Some(self.clone()),
+        }
+    }
+
+    /// Whether the task reads in key order, so that it can stop and resume at a key.
+    pub fn resumable(&self) -> bool {
+        matches!(
+            self.kind,
+            TaskKind::Table {
+                range: Some(KeyRange::Span { .. }),
+                ..
+            }
+        )
+    }
+
     /// One line for the log: `task 3: city [id >= 10 AND id < 20]`.
     pub fn describe(&self, split_pk: Option<&str>) -> String {
         match &self.kind {

@@ -35,6 +35,7 @@ use sqlx::{
 use tokio::{sync::mpsc, time::Instant};
 
 use crate::{
+    checkpoint::{self, TargetCheckpoint},
     codec::{self, ReadCodec, Target},
     copy,
     endpoint::{AllowList, Conn, ConnectFailure, DbKind, Endpoint, connect},
@@ -60,6 +61,32 @@ pub struct RunOptions {
     pub dirty_logged: usize,
     /// The records streamwriter prints into the log; the rest are counted.
     pub printed: usize,
+    /// Told after every write the target committed (a task run alone: its checkpoint).
+    pub progress: Option<ProgressHook>,
+    /// Set from outside to stop between batches (the run was failed elsewhere).
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Write each batch in a transaction with this checkpoint row in the target.
+    pub checkpoint: Option<TargetCheckpoint>,
+}
+
+/// Where a task stands after a write the target committed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// The split key of the last record committed (a ranged task).
+    pub last_key: Option<i64>,
+    /// This invocation's counts up to that commit: the committed batches' records read,
+    /// their bytes and the rows written, the dirty records so far.
+    pub counts: Counts,
+}
+
+/// A callback for [`Progress`]; it must not block (it runs between batches).
+#[derive(Clone)]
+pub struct ProgressHook(pub Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
 }
 
 impl RunOptions {
@@ -72,6 +99,9 @@ impl RunOptions {
             deadline: None,
             dirty_logged: 100,
             printed: 1000,
+            progress: None,
+            cancel: None,
+            checkpoint: None,
         }
     }
 }
@@ -183,6 +213,239 @@ pub async fn run(
     }
 }
 
+/// A job planned so that its tasks can run apart, one invocation each ([`run_task_alone`]):
+/// its `preSql` has run.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub tasks: Vec<Task>,
+    /// Whether writing some of a task's rows again leaves the target as writing them once
+    /// would: streamwriter (it prints), or writeMode replace/update on a target with a
+    /// primary or unique key.
+    pub rewrite_safe: bool,
+}
+
+/// Prepares `job` for [`run_task_alone`]: the writer's `preSql`, the checkpoint table when
+/// `checkpoint_table` (the datasource owner's consent), the plan. `Err` says why the job
+/// cannot run.
+pub async fn prepare(
+    job: &Job,
+    datasources: &Datasources,
+    options: &RunOptions,
+    log: &RunLog,
+    checkpoint_table: bool,
+) -> Result<Prepared, String> {
+    for warning in &job.warnings {
+        log.warn(&warning.to_string());
+    }
+    let prepared = async {
+        let shape = prepare_writer(job, datasources, options, log, true).await?;
+        let rewrite_safe = match (&job.writer, &shape) {
+            (WriterSpec::Db(writer), Some(shape)) => {
+                let mut conn = open(&shape.endpoint, options, &writer.session).await?;
+                if checkpoint_table {
+                    log.info(&format!(
+                        "the target keeps this run's checkpoints in {} (the datasource allows it)",
+                        checkpoint::TABLE
+                    ));
+                    execute_sql(&mut conn, &checkpoint::create_sql())
+                        .await
+                        .map_err(|e| sql_error("creating the checkpoint table", e))?;
+                }
+                match writer.write_mode {
+                    WriteMode::Insert => false,
+                    // ON CONFLICT needs the primary key, which preparing checked.
+                    WriteMode::Update if writer.kind == DbKind::Postgresql => true,
+                    WriteMode::Update | WriteMode::Replace => {
+                        has_unique_key(&mut conn, &writer.table).await?
+                    }
+                }
+            }
+            _ => true,
+        };
+        let (tasks, _) = plan(job, datasources, options, log).await?;
+        Ok::<_, Fatal>(Prepared {
+            tasks,
+            rewrite_safe,
+        })
+    }
+    .await;
+    prepared.map_err(|fatal| fatal.to_string())
+}
+
+/// Whether a MySQL table has a primary or unique key (REPLACE and ON DUPLICATE KEY UPDATE
+/// only rewrite a row in place through one).
+async fn has_unique_key(conn: &mut Conn, table: &str) -> Result<bool, Fatal> {
+    let Conn::Mysql(c) = conn else {
+        return Ok(true);
+    };
+    let bare = table.replace('`', "");
+    let (schema, name) = match bare.split_once('.') {
+        Some((schema, name)) => (Some(schema.to_owned()), name.to_owned()),
+        None => (None, bare),
+    };
+    let unique: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.STATISTICS \
+         WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND NON_UNIQUE = 0",
+    )
+    .bind(schema)
+    .bind(name)
+    .fetch_one(&mut *c)
+    .await
+    .map_err(|e| sql_error(&format!("reading the keys of {table}"), e))?;
+    Ok(unique > 0)
+}
+
+/// How a task run alone ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// Its whole range is written.
+    Complete,
+    /// The deadline (or a cancel): the task's rows up to `resume_after` are written
+    /// (`None` with `records_done` > 0: a task without a key stopped midway).
+    Stopped {
+        resume_after: Option<i64>,
+        records_done: u64,
+    },
+    /// Why it failed (a database error, errorLimit).
+    Failed(String),
+}
+
+/// What running one task alone did.
+#[derive(Debug, Clone)]
+pub struct TaskReport {
+    pub outcome: TaskOutcome,
+    /// This invocation's counts.
+    pub counts: Counts,
+    /// When this invocation's transfer began and ended.
+    pub started: DateTime<Utc>,
+    pub ended: DateTime<Utc>,
+}
+
+/// Runs one task of a [`prepare`]d job in this invocation, from after `resume_after` (its
+/// checkpoint) when given, until it ends or the deadline.
+pub async fn run_task_alone(
+    job: &Job,
+    datasources: &Datasources,
+    options: &RunOptions,
+    log: &RunLog,
+    task: &Task,
+    resume_after: Option<i64>,
+) -> TaskReport {
+    let started = Utc::now();
+    let state = Arc::new(Shared::new(job, options));
+    let split_pk = match &job.reader {
+        ReaderSpec::Db(r) => r.split_pk.clone(),
+        ReaderSpec::Stream(_) => None,
+    };
+    let result = async {
+        let task = match resume_after {
+            None => task.clone(),
+            Some(key) => match task.after(key) {
+                Some(rest) => rest,
+                None => {
+                    return Ok(TaskResult {
+                        task: task.clone(),
+                        done: 0,
+                        last_key: None,
+                        complete: true,
+                    });
+                }
+            },
+        };
+        let shape = prepare_writer(job, datasources, options, log, false).await?;
+        let sources = match &job.reader {
+            ReaderSpec::Db(reader) => reader_endpoints(reader, datasources)?,
+            ReaderSpec::Stream(_) => Vec::new(),
+        };
+        log.info(&format!("started {}", task.describe(split_pk.as_deref())));
+        run_task(job, &task, &sources, shape.as_ref(), options, log, &state).await
+    }
+    .await;
+    state.transfer_ended();
+    let failure = state
+        .failure
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    let outcome = match (result, failure) {
+        (Err(fatal), _) => TaskOutcome::Failed(fatal.to_string()),
+        (Ok(_), Some(failure)) => TaskOutcome::Failed(failure),
+        (Ok(result), None) if result.complete => TaskOutcome::Complete,
+        (Ok(result), None) => TaskOutcome::Stopped {
+            resume_after: result.last_key.or(resume_after),
+            records_done: result.done,
+        },
+    };
+    match &outcome {
+        TaskOutcome::Complete => log.info(&format!("finished task {}", task.index)),
+        TaskOutcome::Stopped { resume_after, .. } => log.info(&format!(
+            "task {} stopped at the deadline{}",
+            task.index,
+            resume_after.map_or(String::new(), |k| format!(" after key {k}"))
+        )),
+        TaskOutcome::Failed(reason) => log.error(&format!("task {} failed: {reason}", task.index)),
+    }
+    TaskReport {
+        outcome,
+        counts: state.counts(),
+        started,
+        ended: Utc::now(),
+    }
+}
+
+/// Takes task `checkpoint.task_index` over in the target's checkpoint table (its fence)
+/// and answers the checkpoint stored there: where the range resumes, exactly.
+pub async fn claim_target_checkpoint(
+    job: &Job,
+    datasources: &Datasources,
+    options: &RunOptions,
+    checkpoint: &TargetCheckpoint,
+) -> Result<Option<checkpoint::Stored>, String> {
+    let WriterSpec::Db(writer) = &job.writer else {
+        return Err("a checkpoint table needs a database writer".into());
+    };
+    let endpoint = writer_endpoint(writer, datasources).map_err(|f| f.to_string())?;
+    let mut conn = open(&endpoint, options, &writer.session)
+        .await
+        .map_err(|f| f.to_string())?;
+    checkpoint::fence(&mut conn, checkpoint)
+        .await
+        .map_err(|e| format!("claiming the checkpoint of task {}: {e}", checkpoint.task_index))
+}
+
+/// Removes a finished run's rows from the target's checkpoint table.
+pub async fn drop_target_checkpoints(
+    job: &Job,
+    datasources: &Datasources,
+    options: &RunOptions,
+    run_token: &str,
+) -> Result<u64, String> {
+    let WriterSpec::Db(writer) = &job.writer else {
+        return Ok(0);
+    };
+    let endpoint = writer_endpoint(writer, datasources).map_err(|f| f.to_string())?;
+    let mut conn = open(&endpoint, options, &writer.session)
+        .await
+        .map_err(|f| f.to_string())?;
+    checkpoint::delete_run(&mut conn, run_token)
+        .await
+        .map_err(|e| format!("removing the run's checkpoints: {e}"))
+}
+
+/// The end of a job whose tasks ran apart and all finished: `errorLimit.percentage` over
+/// the whole job's `counts`, then `postSql`. `Err` says why the job failed.
+pub async fn conclude(
+    job: &Job,
+    datasources: &Datasources,
+    options: &RunOptions,
+    log: &RunLog,
+    counts: Counts,
+) -> Result<(), String> {
+    finish_job(job, datasources, options, log, counts)
+        .await
+        .map_err(|fatal| fatal.to_string())
+}
+
 fn local_now(zone: chrono_tz::Tz) -> NaiveDateTime {
     Utc::now().with_timezone(&zone).naive_local()
 }
@@ -197,6 +460,7 @@ struct Shared {
     dirty_logged: AtomicU64,
     printed: AtomicU64,
     stop: AtomicBool,
+    cancel: Option<Arc<AtomicBool>>,
     failure: Mutex<Option<String>>,
     transfer: Mutex<(Option<Instant>, Option<Instant>)>,
     record_pace: Option<Pace>,
@@ -218,6 +482,7 @@ impl Shared {
             dirty_logged: AtomicU64::new(0),
             printed: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            cancel: options.cancel.clone(),
             failure: Mutex::new(None),
             transfer: Mutex::new((None, None)),
             record_pace: job.setting.record_limit.map(Pace::new),
@@ -267,6 +532,10 @@ impl Shared {
 
     fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+            || self
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
     fn fail(&self, message: String) {
@@ -535,39 +804,7 @@ async fn execute(
     state: &Arc<Shared>,
 ) -> Result<Outcome, Fatal> {
     // The writer first: a target that cannot be reached or described fails before any read.
-    let shape = match &job.writer {
-        WriterSpec::Db(writer) => {
-            let endpoint = writer_endpoint(writer, datasources)?;
-            log.info(&format!(
-                "{}: writing to {} table {}",
-                writer.kind.writer_plugin(),
-                endpoint.describe(),
-                writer.table
-            ));
-            let mut conn = open(&endpoint, options, &writer.session).await?;
-            for statement in &writer.pre_sql {
-                let statement = statement.replace("@table", &writer.table);
-                log.info(&format!("preSql: {statement}"));
-                execute_sql(&mut conn, &statement)
-                    .await
-                    .map_err(|e| sql_error(&format!("preSql {statement:?}"), e))?;
-            }
-            let (columns, targets) =
-                describe_target(&mut conn, &writer.table, &writer.columns).await?;
-            let conflict_key = if writer.write_mode == WriteMode::Update {
-                primary_key(&mut conn, &writer.table).await?
-            } else {
-                Vec::new()
-            };
-            Some(WriterShape {
-                endpoint,
-                columns,
-                targets,
-                conflict_key,
-            })
-        }
-        WriterSpec::Stream(_) => None,
-    };
+    let shape = prepare_writer(job, datasources, options, log, true).await?;
     let (tasks, sources) = plan(job, datasources, options, log).await?;
     let split_pk = match &job.reader {
         ReaderSpec::Db(r) => r.split_pk.clone(),
@@ -639,32 +876,90 @@ async fn execute(
         .collect();
     remaining.sort_by_key(|r| r.task.index);
     if remaining.is_empty() {
-        if let Some(percentage) = job.setting.error_limit.percentage {
-            let counts = state.counts();
-            let total = counts.read_ok + counts.read_failed;
-            let errors = counts.read_failed + counts.write_failed;
-            if total > 0 && errors as f64 / total as f64 > percentage {
-                return Err(Fatal::ErrorLimit(format!(
-                    "dirty records exceed errorLimit.percentage: the limit is {percentage}, {:.6} were caught (脏数据百分比检查不通过，限制是[{percentage}]，但实际上捕获到[{:.6}].)",
-                    errors as f64 / total as f64,
-                    errors as f64 / total as f64
-                )));
-            }
-        }
-        if let (WriterSpec::Db(writer), Some(shape)) = (&job.writer, &shape)
-            && !writer.post_sql.is_empty()
-        {
-            let mut conn = open(&shape.endpoint, options, &writer.session).await?;
-            for statement in &writer.post_sql {
-                let statement = statement.replace("@table", &writer.table);
-                log.info(&format!("postSql: {statement}"));
-                execute_sql(&mut conn, &statement)
-                    .await
-                    .map_err(|e| sql_error(&format!("postSql {statement:?}"), e))?;
-            }
-        }
+        finish_job(job, datasources, options, log, state.counts()).await?;
     }
     Ok((tasks.len(), remaining))
+}
+
+/// Opens the writer's target: `session`, `preSql` when `pre_sql`, its columns and types.
+/// `None` for streamwriter.
+async fn prepare_writer(
+    job: &Job,
+    datasources: &Datasources,
+    options: &RunOptions,
+    log: &RunLog,
+    pre_sql: bool,
+) -> Result<Option<WriterShape>, Fatal> {
+    let WriterSpec::Db(writer) = &job.writer else {
+        return Ok(None);
+    };
+    let endpoint = writer_endpoint(writer, datasources)?;
+    if pre_sql {
+        log.info(&format!(
+            "{}: writing to {} table {}",
+            writer.kind.writer_plugin(),
+            endpoint.describe(),
+            writer.table
+        ));
+    }
+    let mut conn = open(&endpoint, options, &writer.session).await?;
+    if pre_sql {
+        for statement in &writer.pre_sql {
+            let statement = statement.replace("@table", &writer.table);
+            log.info(&format!("preSql: {statement}"));
+            execute_sql(&mut conn, &statement)
+                .await
+                .map_err(|e| sql_error(&format!("preSql {statement:?}"), e))?;
+        }
+    }
+    let (columns, targets) = describe_target(&mut conn, &writer.table, &writer.columns).await?;
+    let conflict_key = if writer.write_mode == WriteMode::Update {
+        primary_key(&mut conn, &writer.table).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(WriterShape {
+        endpoint,
+        columns,
+        targets,
+        conflict_key,
+    }))
+}
+
+/// The end of a job whose every task finished: `errorLimit.percentage` over `counts`,
+/// then `postSql`.
+async fn finish_job(
+    job: &Job,
+    datasources: &Datasources,
+    options: &RunOptions,
+    log: &RunLog,
+    counts: Counts,
+) -> Result<(), Fatal> {
+    if let Some(percentage) = job.setting.error_limit.percentage {
+        let total = counts.read_ok + counts.read_failed;
+        let errors = counts.errors();
+        if total > 0 && errors as f64 / total as f64 > percentage {
+            return Err(Fatal::ErrorLimit(format!(
+                "dirty records exceed errorLimit.percentage: the limit is {percentage}, {:.6} were caught (脏数据百分比检查不通过，限制是[{percentage}]，但实际上捕获到[{:.6}].)",
+                errors as f64 / total as f64,
+                errors as f64 / total as f64
+            )));
+        }
+    }
+    if let WriterSpec::Db(writer) = &job.writer
+        && !writer.post_sql.is_empty()
+    {
+        let endpoint = writer_endpoint(writer, datasources)?;
+        let mut conn = open(&endpoint, options, &writer.session).await?;
+        for statement in &writer.post_sql {
+            let statement = statement.replace("@table", &writer.table);
+            log.info(&format!("postSql: {statement}"));
+            execute_sql(&mut conn, &statement)
+                .await
+                .map_err(|e| sql_error(&format!("postSql {statement:?}"), e))?;
+        }
+    }
+    Ok(())
 }
 
 /// The reader's connection candidates per `connection` entry (empty for streamreader).
@@ -803,6 +1098,8 @@ struct Batch {
     records: Vec<Record>,
     /// The split key of the last record, for a ranged task.
     last_key: Option<i64>,
+    /// The records' bytes as read.
+    bytes: u64,
 }
 
 async fn run_task(
@@ -966,7 +1263,13 @@ async fn send(
         Some(Value::ULong(k)) => i64::try_from(*k).ok(),
         _ => None,
     });
-    tx.send(Batch { records, last_key }).await.is_ok()
+    tx.send(Batch {
+        records,
+        last_key,
+        bytes,
+    })
+    .await
+    .is_ok()
 }
 
 async fn read_stream(
@@ -1071,12 +1374,16 @@ async fn write_task(
             };
             let mut pending: Vec<Record> = Vec::new();
             let mut pending_key = None;
+            let mut pending_bytes = 0;
+            // This invocation's committed batches: what a checkpoint may claim.
+            let mut committed = Counts::default();
             let mut open_channel = true;
             while open_channel {
                 match rx.recv().await {
                     Some(batch) => {
                         pending.extend(batch.records);
                         pending_key = batch.last_key.or(pending_key);
+                        pending_bytes += batch.bytes;
                         if pending.len() < gather {
                             continue;
                         }
@@ -1087,10 +1394,59 @@ async fn write_task(
                     continue;
                 }
                 let records = std::mem::take(&mut pending);
-                let written = write_batch(&mut conn, writer, shape, records, log, state).await?;
+                let read = records.len() as u64;
+                let batch_key = pending_key.take().or(last_key);
+                let written = match &options.checkpoint {
+                    None => write_batch(&mut conn, writer, shape, records, log, state, false).await?,
+                    Some(checkpoint) => {
+                        // The rows and the checkpoint commit together, or neither does.
+                        let context = format!("writing to {} with its checkpoint", writer.table);
+                        execute_sql(&mut conn, "BEGIN")
+                            .await
+                            .map_err(|e| sql_error(&context, e))?;
+                        let owned = checkpoint::still_owned(&mut conn, checkpoint)
+                            .await
+                            .map_err(|e| sql_error(&context, e))?;
+                        if !owned {
+                            let _ = execute_sql(&mut conn, "ROLLBACK").await;
+                            return Err(Fatal::Sql(format!(
+                                "task {} was taken over by another worker; this one stops without writing",
+                                checkpoint.task_index
+                            )));
+                        }
+                        let written =
+                            write_batch(&mut conn, writer, shape, records, log, state, true)
+                                .await?;
+                        let counts = Counts {
+                            read_ok: committed.read_ok + read,
+                            read_ok_bytes: committed.read_ok_bytes + pending_bytes,
+                            read_failed: state.read_failed.load(Ordering::Relaxed),
+                            write_failed: state.write_failed.load(Ordering::Relaxed),
+                            written: committed.written + written,
+                        };
+                        checkpoint::update(&mut conn, checkpoint, batch_key, counts)
+                            .await
+                            .map_err(|e| sql_error(&context, e))?;
+                        execute_sql(&mut conn, "COMMIT")
+                            .await
+                            .map_err(|e| sql_error(&context, e))?;
+                        written
+                    }
+                };
                 state.written.fetch_add(written, Ordering::Relaxed);
                 done += written;
-                last_key = pending_key.take().or(last_key);
+                last_key = batch_key;
+                committed.read_ok += read;
+                committed.read_ok_bytes += std::mem::take(&mut pending_bytes);
+                committed.written += written;
+                committed.read_failed = state.read_failed.load(Ordering::Relaxed);
+                committed.write_failed = state.write_failed.load(Ordering::Relaxed);
+                if let Some(hook) = &options.progress {
+                    (hook.0)(Progress {
+                        last_key,
+                        counts: committed,
+                    });
+                }
                 if state.stopping() {
                     break;
                 }
@@ -1127,6 +1483,7 @@ async fn write_batch(
     records: Vec<Record>,
     log: &RunLog,
     state: &Shared,
+    in_transaction: bool,
 ) -> Result<u64, Fatal> {
     let mut rows = Vec::with_capacity(records.len());
     for record in records {
@@ -1154,8 +1511,29 @@ async fn write_batch(
     let mut written = 0;
     // Halving on refusal: a stack of slices still to write.
     let mut pending: Vec<&[Record]> = rows.chunks(per_statement).rev().collect();
+    let context = format!("writing to {}", writer.table);
     while let Some(slice) = pending.pop() {
-        match insert(conn, writer, shape, slice).await {
+        // Inside a transaction a refused statement must not take the batch's earlier
+        // statements with it (PostgreSQL aborts the whole transaction on an error).
+        if in_transaction {
+            execute_sql(conn, "SAVEPOINT datax_batch")
+                .await
+                .map_err(|e| sql_error(&context, e))?;
+        }
+        let attempt = insert(conn, writer, shape, slice).await;
+        if in_transaction {
+            let end = match &attempt {
+                Ok(()) => Some("RELEASE SAVEPOINT datax_batch"),
+                Err(sqlx::Error::Database(_)) => Some("ROLLBACK TO SAVEPOINT datax_batch"),
+                Err(_) => None,
+            };
+            if let Some(end) = end {
+                execute_sql(conn, end)
+                    .await
+                    .map_err(|e| sql_error(&context, e))?;
+            }
+        }
+        match attempt {
             Ok(()) => written += slice.len() as u64,
             Err(sqlx::Error::Database(refusal)) => {
                 if slice.len() == 1 {
@@ -1169,7 +1547,7 @@ async fn write_batch(
                     pending.push(left);
                 }
             }
-            Err(other) => return Err(sql_error(&format!("writing to {}", writer.table), other)),
+            Err(other) => return Err(sql_error(&context, other)),
         }
     }
     Ok(written)

@@ -71,16 +71,17 @@ pub mod status {
 pub enum Claim {
     /// This invocation runs it: the config id.
     Won { config_id: u64 },
-    /// Another delivery has it or had it: its status.
-    Taken { status: String },
+    /// Another delivery has it or had it: its status, and whether it was planned into
+    /// ranges (a planned run is running for as long as its ranges take).
+    Taken { status: String, planned: bool },
     /// No such run.
     Missing,
 }
 
 /// Claims run `id` if it is still queued (one UPDATE, so two deliveries cannot both win).
 /// A run left `running` for longer than `stale_secs` (its worker died: a crash or the
-/// function's time-out) is marked failed instead of being run again, since a second run
-/// with writeMode insert would write its rows twice.
+/// function's time-out) before its plan was stored is marked failed instead of being
+/// planned again, since its `preSql` may have run.
 pub async fn claim_run(pool: &MySqlPool, id: u64, stale_secs: u64) -> Result<Claim, sqlx::Error> {
     let now = Utc::now().naive_utc();
     let won = sqlx::query(
@@ -92,24 +93,26 @@ pub async fn claim_run(pool: &MySqlPool, id: u64, stale_secs: u64) -> Result<Cla
     .await?
     .rows_affected()
         == 1;
-    let row: Option<(u64, String, Option<NaiveDateTime>)> =
-        sqlx::query_as("SELECT config_id, status, started_at FROM exec_log WHERE id = ?")
+    let row: Option<(u64, String, Option<NaiveDateTime>, u32)> =
+        sqlx::query_as("SELECT config_id, status, started_at, ranges FROM exec_log WHERE id = ?")
             .bind(id)
             .fetch_optional(pool)
             .await?;
-    let Some((config_id, status, started_at)) = row else {
+    let Some((config_id, status, started_at, ranges)) = row else {
         return Ok(Claim::Missing);
     };
     if won {
         return Ok(Claim::Won { config_id });
     }
+    let planned = ranges > 0;
     let stale = status == status::RUNNING
+        && !planned
         && started_at.is_some_and(|t| (now - t).num_seconds() > stale_secs as i64);
     if stale {
         sqlx::query(
             "UPDATE exec_log SET status = 'failed', finished_at = ?, \
-             error = 'the worker running this stopped without finishing (a crash or the function time-out); it is not run again automatically, since writing its rows twice could duplicate them' \
-             WHERE id = ? AND status = 'running'",
+             error = 'the worker planning this run stopped without finishing (a crash or the function time-out); it is not planned again automatically, since its preSql may have run' \
+             WHERE id = ? AND status = 'running' AND ranges = 0",
         )
         .bind(now)
         .bind(id)
@@ -117,9 +120,10 @@ pub async fn claim_run(pool: &MySqlPool, id: u64, stale_secs: u64) -> Result<Cla
         .await?;
         return Ok(Claim::Taken {
             status: status::FAILED.into(),
+            planned,
         });
     }
-    Ok(Claim::Taken { status })
+    Ok(Claim::Taken { status, planned })
 }
 
 /// The end of a run, as `exec_log` keeps it.

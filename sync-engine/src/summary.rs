@@ -38,6 +38,24 @@ pub struct Counts {
     pub written: u64,
 }
 
+impl Counts {
+    /// The two counts added (a range's invocations, a run's ranges).
+    pub fn plus(self, other: Counts) -> Counts {
+        Counts {
+            read_ok: self.read_ok + other.read_ok,
+            read_ok_bytes: self.read_ok_bytes + other.read_ok_bytes,
+            read_failed: self.read_failed + other.read_failed,
+            write_failed: self.write_failed + other.write_failed,
+            written: self.written + other.written,
+        }
+    }
+
+    /// Dirty records: failed reads and failed writes.
+    pub fn errors(&self) -> u64 {
+        self.read_failed + self.write_failed
+    }
+}
+
 impl Summary {
     /// The summary of counts over these times.
     pub fn new(

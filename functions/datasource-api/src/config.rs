@@ -501,6 +501,12 @@ pub async fn delete(State(state): State<AppState>, request: Request) -> ApiResul
             "job config {id} has {active} run(s) queued or running: delete it when they end"
         )));
     }
+    sqlx::query(
+        "DELETE r FROM exec_range r JOIN exec_log l ON l.id = r.exec_log_id WHERE l.config_id = ?",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM exec_log WHERE config_id = ?")
         .bind(id)
         .execute(&mut *tx)

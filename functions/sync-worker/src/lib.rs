@@ -1,11 +1,26 @@
-//! The `sync-worker` function (source system 003): one SQS message per run,
-//! `{"exec_log_id": N}`, sent by `POST /api/config/exec` after it queued the run's
-//! `exec_log` row. The worker claims the row (a redelivered message finds it taken and is
-//! acknowledged), reads the job config, resolves the datasources it names (passwords
-//! decrypted here, never written anywhere), runs the DataX job with sync-engine until the
-//! invocation's deadline less a margin, and records the log and DataX's summary: the whole
-//! log in `exec_result` when it fits, otherwise in S3 at `logs/{config}/{run}.log` with
-//! its head and the summary in the row.
+//! The `sync-worker` function (source system 003): a DataX job spread over many
+//! invocations. Two kinds of SQS message:
+//!
+//! - `{"exec_log_id": N}`, sent by `POST /api/config/exec` after it queued the run's
+//!   `exec_log` row: [`planner`] claims the run, takes its job JSON (with its incremental
+//!   window, if any) as the run's snapshot, runs `preSql`, cuts the job into ranges (DataX's
+//!   tasks) and queues the first `channel` of them;
+//! - `{"exec_log_id": N, "range": I}`: [`range`] runs one range until it ends or the
+//!   invocation's deadline less a margin; a stopped range records its checkpoint (the
+//!   last key written) and queues itself again; a finished one queues the next pending
+//!   range, so `channel` ranges run at once; the last one to finish has [`assemble`]
+//!   record the run's log and DataX's summary (the whole log in `exec_result` when it
+//!   fits, otherwise in S3 at `logs/{config}/{run}.log` with its head and the summary in
+//!   the row) and move the incremental mark.
+//!
+//! Every message may arrive twice and any worker may die midway: the [`ledger`] says how
+//! each range stands, and `exec_log.exactly_once` how a range is resumed without writing
+//! a row twice. Passwords are decrypted here and never written anywhere.
+
+pub mod assemble;
+pub mod ledger;
+pub mod planner;
+pub mod range;
 
 use std::time::Duration;
 
@@ -13,16 +28,16 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono_tz::Tz;
 use common::{
     config::{ConfigError, env_opt, env_or},
-    sqs::{MessageError, handle_batch},
+    sqs::{MessageError, OutgoingMessage, Producer, handle_batch},
 };
 use serde::Deserialize;
 use sqlx::MySqlPool;
 use sync_engine::{
     endpoint::{ALLOWED_HOSTS_VAR, AllowList},
     job::Job,
-    log::{DEFAULT_LOG_CAP_BYTES, RunLog},
-    run::{Datasources, RunOptions, RunReport, RunStatus, run},
-    store::{self, Claim, Finished, status},
+    run::{Datasources, RunOptions},
+    store::{self, Finished},
+    summary::Summary,
     vault::PasswordCipher,
 };
 use tokio::time::Instant;
@@ -43,6 +58,14 @@ pub struct WorkerSettings {
     pub stale_secs: u64,
     /// The longest log kept in `exec_result` (`SYNC_EXEC_RESULT_MAX_BYTES`).
     pub result_max_bytes: usize,
+    /// This queue: where range messages go (`SYNC_QUEUE_URL`).
+    pub queue_url: String,
+    /// How often a running range renews its lease and records its checkpoint
+    /// (`SYNC_CHECKPOINT_SECS`).
+    pub checkpoint_every: Duration,
+    /// A range whose lease was not renewed for this long is taken as abandoned
+    /// (`SYNC_RANGE_LEASE_SECS`, at least 3 × the checkpoint interval).
+    pub lease: Duration,
 }
 
 fn invalid(name: &'static str, value: impl ToString, reason: &str) -> ConfigError {
@@ -93,6 +116,27 @@ impl WorkerSettings {
                 "must be 4096 to 8388608",
             ));
         }
+        let queue_url: Option<String> = env_opt("SYNC_QUEUE_URL")?;
+        let queue_url = queue_url.ok_or(ConfigError::Missing {
+            name: "SYNC_QUEUE_URL",
+            hint: "this function's own queue, where the ranges of a run are sent",
+        })?;
+        let checkpoint_secs: u64 = env_or("SYNC_CHECKPOINT_SECS", 10)?;
+        if !(1..=300).contains(&checkpoint_secs) {
+            return Err(invalid(
+                "SYNC_CHECKPOINT_SECS",
+                checkpoint_secs,
+                "must be 1 to 300",
+            ));
+        }
+        let lease_secs: u64 = env_or("SYNC_RANGE_LEASE_SECS", 120)?;
+        if lease_secs < 3 * checkpoint_secs || lease_secs > stale_secs {
+            return Err(invalid(
+                "SYNC_RANGE_LEASE_SECS",
+                lease_secs,
+                "must be at least 3 × SYNC_CHECKPOINT_SECS and at most SYNC_RUN_STALE_SECS",
+            ));
+        }
         Ok(Self {
             allow,
             connect_timeout: Duration::from_millis(connect_ms),
@@ -101,25 +145,34 @@ impl WorkerSettings {
             deadline_margin: Duration::from_secs(margin),
             stale_secs,
             result_max_bytes,
+            queue_url,
+            checkpoint_every: Duration::from_secs(checkpoint_secs),
+            lease: Duration::from_secs(lease_secs),
         })
     }
 }
 
-/// A run to do.
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// A message of this queue: a run to plan, or one of its ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunMessage {
     pub exec_log_id: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<u32>,
 }
 
 /// What one message came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled {
-    /// This delivery ran it, to this status.
+    /// This delivery planned the run into this many ranges and queued the first ones.
+    Planned(usize),
+    /// This delivery ended the run before any range (a job that cannot run): its status.
     Ran(&'static str),
-    /// Another delivery has it or had it.
+    /// This delivery ran a range to this state (done, queued again, failed).
+    Range(&'static str),
+    /// Another delivery has it or had it: its status.
     AlreadyTaken(String),
-    /// No such run (its config was deleted with its runs).
+    /// No such run or range (its config was deleted with its runs).
     Missing,
 }
 
@@ -127,104 +180,67 @@ pub enum Handled {
 pub struct Worker {
     pub pool: MySqlPool,
     pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
     pub cipher: PasswordCipher,
     pub settings: WorkerSettings,
 }
 
 impl Worker {
-    /// Handles a batch (the event source uses batches of one: a run is long).
+    /// Handles a batch (the event source uses batches of one: a range is long).
     pub async fn handle(&self, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
         handle_batch(event, 1, |message: SqsMessage| async move {
             let body = message.body.unwrap_or_default();
-            let run: RunMessage = serde_json::from_str(&body).map_err(|e| {
-                MessageError::permanent(format!("not a run message ({{\"exec_log_id\": N}}): {e}"))
+            let message: RunMessage = serde_json::from_str(&body).map_err(|e| {
+                MessageError::permanent(format!(
+                    "not a run message ({{\"exec_log_id\": N}} or {{\"exec_log_id\": N, \"range\": I}}): {e}"
+                ))
             })?;
-            self.run_once(run.exec_log_id, deadline).await.map(drop)
+            self.handle_message(message, deadline).await.map(drop)
         })
         .await
     }
 
-    /// Runs `exec_log_id` if this delivery claims it.
-    pub async fn run_once(
+    /// Plans the run, or runs the range, a message names.
+    pub async fn handle_message(
         &self,
-        exec_log_id: u64,
+        message: RunMessage,
         deadline: Instant,
     ) -> Result<Handled, MessageError> {
-        let claim = store::claim_run(&self.pool, exec_log_id, self.settings.stale_secs)
-            .await
-            .map_err(MessageError::retryable)?;
-        let config_id = match claim {
-            Claim::Won { config_id } => config_id,
-            Claim::Taken { status } => {
-                tracing::info!(exec_log_id, %status, "run already taken; this delivery does nothing");
-                return Ok(Handled::AlreadyTaken(status));
-            }
-            Claim::Missing => {
-                tracing::warn!(exec_log_id, "no such run; its config was deleted");
-                return Ok(Handled::Missing);
-            }
-        };
-        let log = RunLog::new(
-            format!("job-{exec_log_id}"),
-            self.settings.zone,
-            DEFAULT_LOG_CAP_BYTES,
-        );
-        let outcome = self.execute(config_id, deadline, &log).await;
-        let end = match outcome {
-            Ok(report) => self.finished(config_id, exec_log_id, &report, &log).await,
-            Err(reason) => {
-                log.error(&reason);
-                Finished {
-                    status: status::FAILED,
-                    exec_result: log.text(),
-                    summary: serde_json::Value::Null,
-                    records_read: 0,
-                    records_written: 0,
-                    records_failed: 0,
-                    bytes_read: 0,
-                    log_lines: log.snapshot().0.len() as u64,
-                    log_key: None,
-                    error: Some(reason),
-                }
-            }
-        };
-        store::finish_run(&self.pool, exec_log_id, &end)
-            .await
-            .map_err(MessageError::retryable)?;
-        tracing::info!(
-            exec_log_id,
-            config_id,
-            status = end.status,
-            read = end.records_read,
-            written = end.records_written,
-            failed = end.records_failed,
-            "run finished"
-        );
-        Ok(Handled::Ran(end.status))
+        match message.range {
+            None => self.plan_run(message.exec_log_id, deadline).await,
+            Some(index) => self.run_range(message.exec_log_id, index, deadline).await,
+        }
     }
 
-    /// Reads the config and its datasources and runs it; `Err` says why it could not run.
-    async fn execute(
+    /// Sends one message per range of run `run`.
+    pub(crate) async fn send_ranges(&self, run: u64, ranges: &[u32]) -> Result<(), MessageError> {
+        if ranges.is_empty() {
+            return Ok(());
+        }
+        let messages = ranges
+            .iter()
+            .map(|&index| {
+                OutgoingMessage::new(
+                    serde_json::json!({"exec_log_id": run, "range": index}).to_string(),
+                )
+            })
+            .collect();
+        Producer::new(self.sqs.clone(), &self.settings.queue_url)
+            .send_all(messages)
+            .await
+            .map(drop)
+            .map_err(MessageError::retryable)
+    }
+
+    /// A run's job (its snapshot or its config's JSON) parsed, with its datasources.
+    pub(crate) async fn load_job(
         &self,
-        config_id: u64,
-        deadline: Instant,
-        log: &RunLog,
-    ) -> Result<RunReport, String> {
-        let config: Option<(String, String)> =
-            sqlx::query_as("SELECT config_name, content FROM json_config WHERE id = ?")
-                .bind(config_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| format!("reading config {config_id}: {e}"))?;
-        let (name, content) =
-            config.ok_or_else(|| format!("config {config_id} no longer exists"))?;
-        log.info(&format!(
-            "config {config_id} ({name}): the DataX job runs natively"
-        ));
-        let doc: serde_json::Value = serde_json::from_str(&content)
-            .map_err(|e| format!("the stored job JSON does not parse: {e}"))?;
+        content: &str,
+    ) -> Result<(Job, Datasources), String> {
+        let doc: serde_json::Value = serde_json::from_str(content)
+            .map_err(|e| format!("the job JSON does not parse: {e}"))?;
         let job = Job::parse(&doc)
-            .map_err(|problems| format!("the stored job JSON is not valid: {problems}"))?;
+            .map_err(|problems| format!("the job JSON is not valid: {problems}"))?;
         let mut datasources = Datasources::new();
         for (side, id) in job.datasource_ids() {
             let endpoint = store::datasource_endpoint(&self.pool, &self.cipher, id)
@@ -233,6 +249,11 @@ impl Worker {
                 .ok_or_else(|| format!("datasource {id} no longer exists"))?;
             datasources.insert(side, endpoint);
         }
+        Ok((job, datasources))
+    }
+
+    /// The engine's options for an invocation ending at `deadline`.
+    pub(crate) fn options(&self, deadline: Instant) -> RunOptions {
         let mut options = RunOptions::new(self.settings.allow.clone());
         options.connect_timeout = self.settings.connect_timeout;
         options.deadline = Some(
@@ -240,23 +261,22 @@ impl Worker {
                 .checked_sub(self.settings.deadline_margin)
                 .unwrap_or(deadline),
         );
-        Ok(run(&job, &datasources, &options, log).await)
+        options
     }
 
-    async fn finished(
+    /// The `exec_log` end of a run whose log is `text`: the whole log in the row when it
+    /// fits, otherwise in S3 with its head and the summary in the row.
+    pub(crate) async fn finished(
         &self,
         config_id: u64,
         exec_log_id: u64,
-        report: &RunReport,
-        log: &RunLog,
+        status: &'static str,
+        error: Option<String>,
+        summary: Option<(&Summary, serde_json::Value)>,
+        text: String,
     ) -> Finished {
-        let status = match report.status {
-            RunStatus::Succeeded => status::SUCCEEDED,
-            RunStatus::Failed => status::FAILED,
-            RunStatus::Stopped => status::STOPPED,
-        };
-        let text = log.text();
         let lines = text.lines().count() as u64;
+        let block = summary.as_ref().map(|(s, _)| s.block()).unwrap_or_default();
         let (exec_result, log_key) = if text.len() <= self.settings.result_max_bytes {
             (text, None)
         } else {
@@ -274,36 +294,33 @@ impl Worker {
             match stored {
                 Ok(_) => (
                     format!(
-                        "{head}\n… the whole log ({} bytes, {lines} lines) is at s3://{}/{key}\n{}",
+                        "{head}\n… the whole log ({} bytes, {lines} lines) is at s3://{}/{key}\n{block}",
                         text.len(),
                         self.settings.bucket,
-                        report.summary.block()
                     ),
                     Some(key),
                 ),
                 Err(error) => {
                     tracing::error!(exec_log_id, error = %common::error::error_chain(&error), "the long log could not be stored in S3; its head is kept");
                     (
-                        format!(
-                            "{head}\n… the rest of the log could not be stored\n{}",
-                            report.summary.block()
-                        ),
+                        format!("{head}\n… the rest of the log could not be stored\n{block}"),
                         None,
                     )
                 }
             }
         };
+        let counts = summary.as_ref().map(|(s, _)| (*s).clone());
         Finished {
             status,
             exec_result,
-            summary: serde_json::to_value(report).unwrap_or(serde_json::Value::Null),
-            records_read: report.summary.read_records,
-            records_written: report.summary.written_records,
-            records_failed: report.summary.failed_records,
-            bytes_read: report.summary.read_bytes,
+            summary: summary.map_or(serde_json::Value::Null, |(_, json)| json),
+            records_read: counts.as_ref().map_or(0, |s| s.read_records),
+            records_written: counts.as_ref().map_or(0, |s| s.written_records),
+            records_failed: counts.as_ref().map_or(0, |s| s.failed_records),
+            bytes_read: counts.as_ref().map_or(0, |s| s.read_bytes),
             log_lines: lines,
             log_key,
-            error: report.error.clone(),
+            error,
         }
     }
 }

@@ -31,6 +31,7 @@ async fn main() -> Result<(), Error> {
     let worker = Worker {
         pool: database.pool().clone(),
         s3: aws::s3_client(&sdk, settings.aws_endpoint_url.as_deref()),
+        sqs: aws::sqs_client(&sdk, settings.aws_endpoint_url.as_deref()),
         cipher: PasswordCipher::from_key_text(&key)?,
         settings: WorkerSettings::from_env()?,
     };

@@ -34,24 +34,24 @@ const PASSWORDS: [&str; 3] = [SECRET, ROTATED, WRONG];
 
 const TOKEN_NAME: &str = "etl-team";
 
-struct Api {
-    db: TestDb,
+pub(crate) struct Api {
+    pub(crate) db: TestDb,
     router: Router,
     cipher: Arc<PasswordCipher>,
     token: String,
     s3: aws_sdk_s3::Client,
-    sqs: aws_sdk_sqs::Client,
+    pub(crate) sqs: aws_sdk_sqs::Client,
     bucket: String,
-    queue_url: String,
+    pub(crate) queue_url: String,
 }
 
-struct Reply {
-    status: StatusCode,
-    body: Value,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Value,
 }
 
 impl Reply {
-    fn data(&self) -> &Value {
+    pub(crate) fn data(&self) -> &Value {
         &self.body["data"]
     }
 
@@ -70,7 +70,7 @@ fn postgres_url() -> String {
 }
 
 impl Api {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         Self::with(|_| {}).await
     }
 
@@ -150,7 +150,7 @@ impl Api {
             .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
     }
 
-    async fn json(&self, method: &str, uri: &str, body: Value) -> Reply {
+    pub(crate) async fn json(&self, method: &str, uri: &str, body: Value) -> Reply {
         let request = self
             .request(method, uri)
             .header(header::CONTENT_TYPE, "application/json")
@@ -168,7 +168,7 @@ impl Api {
         self.send(request).await
     }
 
-    async fn bare(&self, method: &str, uri: &str) -> Reply {
+    pub(crate) async fn bare(&self, method: &str, uri: &str) -> Reply {
         let request = self
             .request(method, uri)
             .body(Body::empty())
@@ -176,7 +176,7 @@ impl Api {
         self.send(request).await
     }
 
-    async fn get(&self, uri: &str) -> Reply {
+    pub(crate) async fn get(&self, uri: &str) -> Reply {
         self.bare("GET", uri).await
     }
 
@@ -188,7 +188,7 @@ impl Api {
     }
 
     /// A datasource of the local MariaDB's test database as root (no password).
-    async fn save_local_mysql(&self, name: &str) -> u64 {
+    pub(crate) async fn save_local_mysql(&self, name: &str) -> u64 {
         let saved = self
             .save(
                 json!({"source_name": name, "db_type": "mysql", "host": "127.0.0.1",
@@ -1084,8 +1084,8 @@ async fn the_sample_api_gateway_events_reach_the_router() {
 // Job configs and runs (/api/config/*), end to end with sync-worker
 
 impl Api {
-    /// The worker of this API's database, bucket and key.
-    fn worker(&self) -> sync_worker::Worker {
+    /// The worker of this API's database, bucket, queue and key.
+    pub(crate) fn worker(&self) -> sync_worker::Worker {
         let settings = sync_worker::WorkerSettings {
             allow: AllowList::loopback(),
             connect_timeout: Duration::from_secs(5),
@@ -1094,13 +1094,55 @@ impl Api {
             deadline_margin: Duration::from_secs(1),
             stale_secs: 1800,
             result_max_bytes: 65_536,
+            queue_url: self.queue_url.clone(),
+            checkpoint_every: Duration::from_secs(1),
+            lease: Duration::from_secs(120),
         };
         sync_worker::Worker {
             pool: self.db.pool.clone(),
             s3: self.s3.clone(),
+            sqs: self.sqs.clone(),
             cipher: (*self.cipher).clone(),
             settings,
         }
+    }
+
+    /// Runs `worker` over every message the queue holds, `invocations` at once (as Lambda
+    /// runs a queue's messages with its MaximumConcurrency), round after round until the
+    /// queue is empty; each invocation has `budget` before its deadline. Answers every
+    /// message with what it came to.
+    pub(crate) async fn drain(
+        &self,
+        worker: &sync_worker::Worker,
+        invocations: usize,
+        budget: Duration,
+    ) -> Vec<(sync_worker::RunMessage, sync_worker::Handled)> {
+        use futures_util::StreamExt;
+        let mut all = Vec::new();
+        for _ in 0..10_000 {
+            let messages = crate::support::take_all(&self.sqs, &self.queue_url).await;
+            if messages.is_empty() {
+                return all;
+            }
+            let bodies: Vec<sync_worker::RunMessage> = messages
+                .iter()
+                .map(|m| serde_json::from_str(m.body().unwrap_or_default()).expect("a run message"))
+                .collect();
+            let handled: Vec<_> = futures_util::stream::iter(bodies)
+                .map(|message| async move {
+                    let deadline = tokio::time::Instant::now() + budget;
+                    let handled = worker
+                        .handle_message(message, deadline)
+                        .await
+                        .unwrap_or_else(|e| panic!("{message:?}: {e}"));
+                    (message, handled)
+                })
+                .buffer_unordered(invocations)
+                .collect()
+                .await;
+            all.extend(handled);
+        }
+        panic!("the queue never emptied")
     }
 
     /// The run messages the queue holds (received and deleted).
@@ -1221,15 +1263,36 @@ async fn a_job_json_with_credentials_is_stored_with_a_datasource_reference_and_r
     assert_eq!(api.take_runs().await, [run_id]);
     let worker = api.worker();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let plan = sync_worker::RunMessage {
+        exec_log_id: run_id,
+        range: None,
+    };
+    // Keys 1 and 2 with splitPk: one key range and the NULL slice.
     assert_eq!(
-        worker.run_once(run_id, deadline).await.expect("runs"),
-        sync_worker::Handled::Ran("succeeded")
+        worker.handle_message(plan, deadline).await.expect("plans"),
+        sync_worker::Handled::Planned(2)
     );
     assert_eq!(
         worker
-            .run_once(run_id, deadline)
+            .handle_message(plan, deadline)
             .await
             .expect("a redelivery"),
+        sync_worker::Handled::AlreadyTaken("running".into())
+    );
+    let handled = api.drain(&worker, 2, Duration::from_secs(60)).await;
+    assert_eq!(
+        handled
+            .iter()
+            .filter(|(_, h)| *h == sync_worker::Handled::Range("done"))
+            .count(),
+        2,
+        "{handled:?}"
+    );
+    assert_eq!(
+        worker
+            .handle_message(plan, deadline)
+            .await
+            .expect("a late redelivery"),
         sync_worker::Handled::AlreadyTaken("succeeded".into())
     );
     let copied: Vec<String> =
