@@ -80,6 +80,27 @@ const ER_ROW_IS_REFERENCED: u16 = 1451;
 // ---------------------------------------------------------------------------------------
 // Request fields
 
+/// A flag given as a JSON boolean or as text (a form only has strings), read by [`flag`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FlexBool {
+    Bool(bool),
+    Text(String),
+}
+
+/// The flag `name`: `true`/`false`, or the text `true`, `false`, `1` or `0`.
+fn flag(name: &'static str, value: Option<&FlexBool>) -> Result<Option<bool>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(FlexBool::Bool(b)) => Ok(Some(*b)),
+        Some(FlexBool::Text(text)) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(Some(true)),
+            "false" | "0" => Ok(Some(false)),
+            _ => Err(ApiError::invalid(name, "must be true or false")),
+        },
+    }
+}
+
 /// Deserialises a whole number given as a number or as a string holding one (the
 /// original sends `"port": "3306"`; a form or a query string only has strings) into its
 /// text, parsed later so the error names the field. A fraction is kept as such and
@@ -263,6 +284,10 @@ pub struct DatasourceOut {
     /// Always `******`: the password is never answered.
     #[schema(example = "******")]
     pub password: String,
+    /// The owner's consent to a bookkeeping table (`datax_sync_checkpoint`) in this
+    /// database when it is a job's target: what makes writeMode insert exactly once
+    /// across workers.
+    pub checkpoint_table: bool,
     /// The name of the token that saved it.
     pub owner: String,
     /// UTC `YYYY-MM-DD HH:MM:SS`.
@@ -285,13 +310,14 @@ struct DatasourceRow {
     db_name: String,
     username: String,
     password: Vec<u8>,
+    checkpoint_table: bool,
     owner: String,
     insert_time: NaiveDateTime,
     update_time: NaiveDateTime,
 }
 
 const SELECT: &str = "SELECT id, source_name, description, project_name, db_type, host, port, \
-     db_name, username, password, owner, insert_time, update_time FROM datasource";
+     db_name, username, password, checkpoint_table, owner, insert_time, update_time FROM datasource";
 
 impl DatasourceRow {
     fn out(self) -> DatasourceOut {
@@ -306,6 +332,7 @@ impl DatasourceRow {
             db_name: self.db_name,
             username: self.username,
             password: PASSWORD_MASK.to_owned(),
+            checkpoint_table: self.checkpoint_table,
             owner: self.owner,
             insert_time: utc_text(self.insert_time),
             update_time: utc_text(self.update_time),
@@ -412,6 +439,10 @@ pub struct DatasourceIn {
     /// Stored encrypted, never answered; absent: no password.
     #[schema(format = Password, write_only, max_length = 995)]
     pub password: Option<String>,
+    /// Allow a checkpoint table (`datax_sync_checkpoint`) in this database when it is a
+    /// job's target (default false; also `"true"`/`"false"` in a form).
+    #[schema(value_type = Option<bool>)]
+    pub checkpoint_table: Option<FlexBool>,
 }
 
 /// A datasource's new values: `id` and any of the fields; a field left out keeps its
@@ -444,6 +475,9 @@ pub struct DatasourceUpdate {
     /// Empty or absent: the stored password stays.
     #[schema(format = Password, write_only, max_length = 995)]
     pub password: Option<String>,
+    /// Absent: it stays.
+    #[schema(value_type = Option<bool>)]
+    pub checkpoint_table: Option<FlexBool>,
 }
 
 /// Saves a datasource (a `source_name` in use answers 409).
@@ -475,13 +509,15 @@ pub async fn save(
     let port = port(body.port.as_deref())?.unwrap_or(kind.default_port());
     let db_name = required("db_name", body.db_name.as_deref(), DB_NAME_MAX)?;
     let username = required("username", body.username.as_deref(), USERNAME_MAX)?;
+    let checkpoint_table =
+        flag("checkpoint_table", body.checkpoint_table.as_ref())?.unwrap_or(false);
     let stored = state.cipher.encrypt(&password(body.password.as_deref())?);
     let now = now();
     let mut conn = state.pool.acquire().await?;
     let id = sqlx::query(
         "INSERT INTO datasource (source_name, description, project_name, db_type, host, port,
-             db_name, username, password, owner, insert_time, update_time)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             db_name, username, password, checkpoint_table, owner, insert_time, update_time)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&source_name)
     .bind(&description)
@@ -492,6 +528,7 @@ pub async fn save(
     .bind(&db_name)
     .bind(&username)
     .bind(&stored)
+    .bind(checkpoint_table)
     .bind(&principal.name)
     .bind(now)
     .bind(now)
@@ -557,6 +594,7 @@ pub async fn update(
         .as_deref()
         .map(|v| required("username", Some(v), USERNAME_MAX))
         .transpose()?;
+    let checkpoint_table = flag("checkpoint_table", body.checkpoint_table.as_ref())?;
     let stored_password = match body.password.as_deref().filter(|p| !p.is_empty()) {
         Some(p) => Some(state.cipher.encrypt(&password(Some(p))?)),
         None => None,
@@ -574,7 +612,7 @@ pub async fn update(
     sqlx::query(
         "UPDATE datasource SET source_name = ?, description = ?, project_name = ?, db_type = ?,
              host = ?, port = ?, db_name = ?, username = ?, password = COALESCE(?, password),
-             update_time = ?
+             checkpoint_table = ?, update_time = ?
          WHERE id = ?",
     )
     .bind(&source_name)
@@ -586,6 +624,7 @@ pub async fn update(
     .bind(db_name.unwrap_or(row.db_name))
     .bind(username.unwrap_or(row.username))
     .bind(stored_password)
+    .bind(checkpoint_table.unwrap_or(row.checkpoint_table))
     .bind(now())
     .bind(id)
     .execute(&mut *tx)
