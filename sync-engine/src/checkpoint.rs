@@ -154,24 +154,22 @@ pub async fn update(
         .execute(&mut *c)
         .await
         .map(drop),
-        Conn::Postgresql(c) => {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE {TABLE} SET last_key = COALESCE($1, last_key), read_ok = $2, \
+        Conn::Postgresql(c) => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {TABLE} SET last_key = COALESCE($1, last_key), read_ok = $2, \
                  read_ok_bytes = $3, read_failed = $4, write_failed = $5, written = $6 \
                  WHERE run_token = $7 AND task_index = $8"
-            )))
-            .bind(last_key)
-            .bind(as_i64(total.read_ok))
-            .bind(as_i64(total.read_ok_bytes))
-            .bind(as_i64(total.read_failed))
-            .bind(as_i64(total.write_failed))
-            .bind(as_i64(total.written))
-            .bind(&checkpoint.run_token)
-            .bind(task)
-            .execute(&mut *c)
-            .await
-            .map(drop)
-        }
+        )))
+        .bind(last_key)
+        .bind(as_i64(total.read_ok))
+        .bind(as_i64(total.read_ok_bytes))
+        .bind(as_i64(total.read_failed))
+        .bind(as_i64(total.write_failed))
+        .bind(as_i64(total.written))
+        .bind(&checkpoint.run_token)
+        .bind(task)
+        .execute(&mut *c)
+        .await
+        .map(drop),
     }
 }
 
@@ -205,16 +203,18 @@ pub async fn read(
             .await?
         }
     };
-    Ok(row.map(|(last_key, read_ok, bytes, read_failed, write_failed, written)| Stored {
-        last_key,
-        counts: Counts {
-            read_ok: as_u64(read_ok),
-            read_ok_bytes: as_u64(bytes),
-            read_failed: as_u64(read_failed),
-            write_failed: as_u64(write_failed),
-            written: as_u64(written),
+    Ok(row.map(
+        |(last_key, read_ok, bytes, read_failed, write_failed, written)| Stored {
+            last_key,
+            counts: Counts {
+                read_ok: as_u64(read_ok),
+                read_ok_bytes: as_u64(bytes),
+                read_failed: as_u64(read_failed),
+                write_failed: as_u64(write_failed),
+                written: as_u64(written),
+            },
         },
-    }))
+    ))
 }
 
 /// Removes a finished run's rows.

@@ -408,9 +408,12 @@ pub async fn claim_target_checkpoint(
     let mut conn = open(&endpoint, options, &writer.session)
         .await
         .map_err(|f| f.to_string())?;
-    checkpoint::fence(&mut conn, checkpoint)
-        .await
-        .map_err(|e| format!("claiming the checkpoint of task {}: {e}", checkpoint.task_index))
+    checkpoint::fence(&mut conn, checkpoint).await.map_err(|e| {
+        format!(
+            "claiming the checkpoint of task {}: {e}",
+            checkpoint.task_index
+        )
+    })
 }
 
 /// Removes a finished run's rows from the target's checkpoint table.
@@ -1397,7 +1400,9 @@ async fn write_task(
                 let read = records.len() as u64;
                 let batch_key = pending_key.take().or(last_key);
                 let written = match &options.checkpoint {
-                    None => write_batch(&mut conn, writer, shape, records, log, state, false).await?,
+                    None => {
+                        write_batch(&mut conn, writer, shape, records, log, state, false).await?
+                    }
                     Some(checkpoint) => {
                         // The rows and the checkpoint commit together, or neither does.
                         let context = format!("writing to {} with its checkpoint", writer.table);

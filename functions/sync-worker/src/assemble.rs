@@ -68,8 +68,7 @@ impl Worker {
         .fetch_one(&self.pool)
         .await
         .map_err(retry)?;
-        let (config_id, content, token, mode, started_at, plan_log, ranges, inc_from, inc_to) =
-            row;
+        let (config_id, content, token, mode, started_at, plan_log, ranges, inc_from, inc_to) = row;
         let totals = ledger::totals(&self.pool, run).await.map_err(retry)?;
         let zone = self.settings.zone;
         let log = RunLog::new(format!("job-{run}"), zone, DEFAULT_LOG_CAP_BYTES);
@@ -98,9 +97,7 @@ impl Worker {
             error.get_or_insert_with(|| reason.clone());
         }
         let succeeded = error.is_none();
-        if succeeded
-            && let (Some(from), Some(to)) = (&inc_from, &inc_to)
-        {
+        if succeeded && let (Some(from), Some(to)) = (&inc_from, &inc_to) {
             // Only from the mark this run started at: a mark someone reset meanwhile stays.
             let moved = sqlx::query(
                 "UPDATE json_config SET high_water_mark = ? WHERE id = ? \
@@ -171,7 +168,14 @@ impl Worker {
         };
         let json = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
         let end = self
-            .finished(config_id, run, status_text, error, Some((&summary, json)), text)
+            .finished(
+                config_id,
+                run,
+                status_text,
+                error,
+                Some((&summary, json)),
+                text,
+            )
             .await;
         store::finish_run(&self.pool, run, &end)
             .await

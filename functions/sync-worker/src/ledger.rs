@@ -85,7 +85,11 @@ pub enum LedgerError {
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
     #[error("range {index} of run {run}: its stored task does not parse ({reason})")]
-    Corrupt { run: u64, index: u32, reason: String },
+    Corrupt {
+        run: u64,
+        index: u32,
+        reason: String,
+    },
 }
 
 /// Range `index` of run `run`.
@@ -195,7 +199,12 @@ pub async fn first_queued(pool: &MySqlPool, run: u64) -> Result<Vec<u32>, sqlx::
 }
 
 /// Takes a queued range under `lease`.
-pub async fn claim(pool: &MySqlPool, run: u64, index: u32, lease: &str) -> Result<bool, sqlx::Error> {
+pub async fn claim(
+    pool: &MySqlPool,
+    run: u64,
+    index: u32,
+    lease: &str,
+) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query(
         "UPDATE exec_range SET status = 'running', lease = ?, heartbeat_at = UTC_TIMESTAMP(3), \
          invocations = invocations + 1 WHERE exec_log_id = ? AND task_index = ? AND status = 'queued'",
@@ -335,6 +344,28 @@ pub async fn complete(
     index: u32,
     ended: &Ended<'_>,
 ) -> Result<bool, sqlx::Error> {
+    // Two ranges finishing at once can deadlock on the pending rows; InnoDB rolls one
+    // back whole, so it is simply tried again.
+    let mut attempt = 0;
+    loop {
+        match try_complete(pool, run, index, ended).await {
+            Err(sqlx::Error::Database(e))
+                if attempt < 5 && (e.code().as_deref() == Some("40001")) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn try_complete(
+    pool: &MySqlPool,
+    run: u64,
+    index: u32,
+    ended: &Ended<'_>,
+) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let sql = format!(
         "UPDATE exec_range SET status = 'done', {ENDED_SET} \
@@ -375,7 +406,10 @@ pub async fn fail(
         "UPDATE exec_range SET status = 'failed', error = ?, {ENDED_SET} \
          WHERE exec_log_id = ? AND task_index = ? AND status = 'running' AND lease = ?"
     );
-    let query = bind_ended(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(reason), ended);
+    let query = bind_ended(
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(reason),
+        ended,
+    );
     Ok(query
         .bind(run)
         .bind(index)

@@ -233,10 +233,7 @@ impl Worker {
     }
 
     /// A run's job (its snapshot or its config's JSON) parsed, with its datasources.
-    pub(crate) async fn load_job(
-        &self,
-        content: &str,
-    ) -> Result<(Job, Datasources), String> {
+    pub(crate) async fn load_job(&self, content: &str) -> Result<(Job, Datasources), String> {
         let doc: serde_json::Value = serde_json::from_str(content)
             .map_err(|e| format!("the job JSON does not parse: {e}"))?;
         let job = Job::parse(&doc)

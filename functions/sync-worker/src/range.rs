@@ -47,7 +47,10 @@ pub(crate) struct RunRow {
     pub lanes: u32,
 }
 
-pub(crate) async fn run_row(pool: &sqlx::MySqlPool, run: u64) -> Result<Option<RunRow>, sqlx::Error> {
+pub(crate) async fn run_row(
+    pool: &sqlx::MySqlPool,
+    run: u64,
+) -> Result<Option<RunRow>, sqlx::Error> {
     let row: Option<(String, Option<String>, Option<String>, Option<String>, u32)> =
         sqlx::query_as(
             "SELECT status, job_content, run_token, exactly_once, lanes FROM exec_log WHERE id = ?",
@@ -91,7 +94,10 @@ impl Worker {
         let mut taken_over = false;
         match range.status.as_str() {
             state::QUEUED => {
-                if !ledger::claim(&self.pool, run, index, &lease).await.map_err(retry)? {
+                if !ledger::claim(&self.pool, run, index, &lease)
+                    .await
+                    .map_err(retry)?
+                {
                     return Ok(Handled::AlreadyTaken(state::RUNNING.into()));
                 }
             }
@@ -102,7 +108,11 @@ impl Worker {
                 });
                 let old = range.lease.clone().unwrap_or_default();
                 if !stale {
-                    tracing::info!(run, index, "range is running elsewhere; this delivery does nothing");
+                    tracing::info!(
+                        run,
+                        index,
+                        "range is running elsewhere; this delivery does nothing"
+                    );
                     return Ok(Handled::AlreadyTaken(state::RUNNING.into()));
                 }
                 if row.exactly_once == ExactlyOnce::None {
@@ -124,7 +134,11 @@ impl Worker {
                 {
                     return Ok(Handled::AlreadyTaken(state::RUNNING.into()));
                 }
-                tracing::warn!(run, index, "range taken over from a worker that stopped renewing its lease");
+                tracing::warn!(
+                    run,
+                    index,
+                    "range taken over from a worker that stopped renewing its lease"
+                );
                 taken_over = true;
             }
             state::DONE => {
@@ -164,7 +178,9 @@ impl Worker {
             log.warn("taken over from a worker that stopped renewing its lease");
         }
         let started = Utc::now();
-        let prepared = self.range_setup(run, index, row, &range, lease, &log, deadline).await;
+        let prepared = self
+            .range_setup(run, index, row, &range, lease, &log, deadline)
+            .await;
         let (job, datasources, mut options, resume, base) = match prepared {
             Ok(setup) => setup,
             Err(reason) => {
@@ -261,7 +277,13 @@ impl Worker {
                     // The run ended elsewhere (failed): nothing more is sent.
                     return Ok(Handled::Range(state::QUEUED));
                 }
-                tracing::info!(run, index, ?resume_after, restart, "range continues in a new invocation");
+                tracing::info!(
+                    run,
+                    index,
+                    ?resume_after,
+                    restart,
+                    "range continues in a new invocation"
+                );
                 self.send_ranges(run, &[index]).await?;
                 Ok(Handled::Range(state::QUEUED))
             }

@@ -23,3 +23,4 @@ mod secrets;
 mod sqs_kit;
 mod support;
 mod sync_engine;
+mod sync_ranges;
