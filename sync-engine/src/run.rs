@@ -416,6 +416,31 @@ pub async fn claim_target_checkpoint(
     })
 }
 
+/// Runs `sql` on the reader's first connection (after its `session`) and answers the
+/// first column of its one row as text (`None`: SQL NULL). For the values a run reads on
+/// the source before it starts (an incremental window's upper bound).
+pub async fn reader_value(
+    job: &Job,
+    datasources: &Datasources,
+    options: &RunOptions,
+    sql: &str,
+) -> Result<Option<String>, String> {
+    let ReaderSpec::Db(reader) = &job.reader else {
+        return Err("the reader is not a database".into());
+    };
+    let sources = reader_endpoints(reader, datasources).map_err(|f| f.to_string())?;
+    let candidates = sources.first().ok_or("the reader has no connection")?;
+    let mut conn = open_first(candidates, options, &reader.session)
+        .await
+        .map_err(|f| f.to_string())?;
+    let value: Option<String> = match &mut conn {
+        Conn::Mysql(c) => sqlx::query_scalar(job_sql(sql)).fetch_one(&mut *c).await,
+        Conn::Postgresql(c) => sqlx::query_scalar(job_sql(sql)).fetch_one(&mut *c).await,
+    }
+    .map_err(|e| format!("{sql}: {e}"))?;
+    Ok(value)
+}
+
 /// Removes a finished run's rows from the target's checkpoint table.
 pub async fn drop_target_checkpoints(
     job: &Job,

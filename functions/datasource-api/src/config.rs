@@ -30,6 +30,7 @@ use serde_json::Value as Json2;
 use sqlx::{MySql, MySqlConnection, QueryBuilder};
 use sync_engine::{
     endpoint::DbKind,
+    incremental::{self, Incremental, Window},
     job::{self, BuilderReader, BuilderWriter, Job, Problem, Side},
     store::status,
     vault::PasswordCipher,
@@ -76,6 +77,21 @@ pub struct ConfigIn {
     /// The builder's `setting.errorLimit.record`.
     #[serde(rename = "errorLimit")]
     pub error_limit: Option<u64>,
+    /// Incremental sync: `{"kind": "id" | "time", "column": …, "table": …, "start": …}`.
+    /// Each run copies from the last successful run's mark to the value read on the
+    /// reader at its start, through DataX-Web's placeholders in the reader's `where` /
+    /// `querySql` (`${startId}`/`${endId}`, `${lastTime}`/`${currentTime}`) or, without
+    /// them, a condition added to `where`. On update: absent keeps it, `null` removes it,
+    /// a changed setting starts again from its `start`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub incremental: Option<Json2>,
+}
+
+/// A field given as `null` is `Some(Null)`, an absent one `None` (serde's default folds
+/// both into `None`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Json2>, D::Error> {
+    Json2::deserialize(deserializer).map(Some)
 }
 
 /// A stored config.
@@ -93,6 +109,12 @@ pub struct ConfigOut {
     pub owner: String,
     pub insert_time: String,
     pub update_time: String,
+    /// The incremental setting, if any.
+    #[schema(value_type = Option<Object>)]
+    pub incremental: Option<Json2>,
+    /// The upper bound of the last successful incremental run (the next run's lower
+    /// bound); `null` before the first.
+    pub high_water_mark: Option<String>,
     /// What DataX would ignore or default (save and update only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
@@ -110,6 +132,8 @@ struct ConfigRow {
     owner: String,
     insert_time: NaiveDateTime,
     update_time: NaiveDateTime,
+    incremental: Option<Json2>,
+    high_water_mark: Option<String>,
 }
 
 impl ConfigRow {
@@ -124,13 +148,16 @@ impl ConfigRow {
             owner: self.owner,
             insert_time: utc_text(self.insert_time),
             update_time: utc_text(self.update_time),
+            incremental: self.incremental,
+            high_water_mark: self.high_water_mark,
             warnings,
         }
     }
 }
 
 const SELECT_CONFIG: &str = "SELECT id, config_name, config_path, content, reader_datasource_id, \
-     writer_datasource_id, owner, insert_time, update_time FROM json_config";
+     writer_datasource_id, owner, insert_time, update_time, incremental, high_water_mark \
+     FROM json_config";
 
 async fn config_by_id(conn: &mut MySqlConnection, id: u64) -> Result<Option<ConfigRow>, ApiError> {
     Ok(
@@ -155,6 +182,53 @@ fn problems_error(problems: &[Problem]) -> ApiError {
         .collect::<Vec<_>>()
         .join("; ");
     ApiError::invalid(field, reason)
+}
+
+/// The incremental setting `given` for job `doc`, checked against the job: the
+/// placeholders the job uses must be the setting's, and a job with placeholders needs one.
+fn incremental_of(given: Option<&Json2>, doc: &Json2) -> Result<Option<Incremental>, ApiError> {
+    let setting = match given {
+        None | Some(Json2::Null) => None,
+        Some(value) => {
+            let setting: Incremental = serde_json::from_value(value.clone())
+                .map_err(|e| {
+                    ApiError::invalid(
+                        "incremental",
+                        format!(
+                            "{e}: the setting is {{\"kind\": \"id\" | \"time\", \"column\": …, \"table\": …, \"start\": …}}"
+                        ),
+                    )
+                })?;
+            setting
+                .validate()
+                .map_err(|reason| ApiError::invalid("incremental", reason))?;
+            Some(setting)
+        }
+    };
+    match &setting {
+        Some(setting) => {
+            let mark = setting.initial_mark();
+            let window = Window {
+                from: mark.clone(),
+                to: mark,
+            };
+            incremental::apply(doc, setting, &window)
+                .map_err(|e| ApiError::invalid("incremental", e.to_string()))?;
+        }
+        None => {
+            let used = incremental::placeholders(doc);
+            if !used.is_empty() {
+                return Err(ApiError::invalid(
+                    "incremental",
+                    format!(
+                        "the job uses ${{{}}}: an incremental setting ({{\"kind\": \"id\" | \"time\", \"column\": …}}) says what they stand for",
+                        used.join("}, ${")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(setting)
 }
 
 fn config_name(value: Option<&str>) -> Result<String, ApiError> {
@@ -366,10 +440,12 @@ pub async fn save(
     let name = config_name(body.config_name.as_deref())?;
     let mut tx = state.pool.begin().await?;
     let (doc, job) = job_of(&mut tx, &state.cipher, &body, &principal.name).await?;
+    let incremental = incremental_of(body.incremental.as_ref(), &doc)?;
     let now = now();
     let id = sqlx::query(
         "INSERT INTO json_config (config_name, config_path, content, reader_datasource_id, \
-         writer_datasource_id, owner, insert_time, update_time) VALUES (?, '', ?, ?, ?, ?, ?, ?)",
+         writer_datasource_id, owner, insert_time, update_time, incremental) \
+         VALUES (?, '', ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&name)
     .bind(doc.to_string())
@@ -378,6 +454,11 @@ pub async fn save(
     .bind(&principal.name)
     .bind(now)
     .bind(now)
+    .bind(
+        incremental
+            .as_ref()
+            .map(|i| serde_json::to_value(i).unwrap_or(Json2::Null)),
+    )
     .execute(&mut *tx)
     .await
     .map_err(|e| stored_error(e, &name))?
@@ -440,15 +521,26 @@ pub async fn update(
         let job = Job::parse(&doc).map_err(|p| problems_error(&p.0))?;
         (doc, job)
     };
+    let given = match &body.incremental {
+        Some(given) => Some(given),
+        None => current.incremental.as_ref(),
+    };
+    let incremental =
+        incremental_of(given, &doc)?.map(|i| serde_json::to_value(i).unwrap_or(Json2::Null));
+    // A changed setting starts again from its start; an unchanged one keeps its mark.
+    let keep_mark = incremental.is_some() && incremental == current.incremental;
     sqlx::query(
         "UPDATE json_config SET config_name = ?, content = ?, reader_datasource_id = ?, \
-         writer_datasource_id = ?, update_time = ? WHERE id = ?",
+         writer_datasource_id = ?, update_time = ?, incremental = ?, \
+         high_water_mark = IF(?, high_water_mark, NULL) WHERE id = ?",
     )
     .bind(&name)
     .bind(doc.to_string())
     .bind(side_id(&job, Side::Reader))
     .bind(side_id(&job, Side::Writer))
     .bind(now())
+    .bind(&incremental)
+    .bind(keep_mark)
     .bind(id)
     .execute(&mut *tx)
     .await

@@ -97,15 +97,17 @@ impl Worker {
             error.get_or_insert_with(|| reason.clone());
         }
         let succeeded = error.is_none();
-        if succeeded && let (Some(from), Some(to)) = (&inc_from, &inc_to) {
+        if succeeded
+            && let (Some(from), Some(to)) = (&inc_from, &inc_to)
+            && from != to
+        {
             // Only from the mark this run started at: a mark someone reset meanwhile stays.
             let moved = sqlx::query(
                 "UPDATE json_config SET high_water_mark = ? WHERE id = ? \
-                 AND (high_water_mark = ? OR (high_water_mark IS NULL AND ? IS NULL) OR high_water_mark IS NULL)",
+                 AND (high_water_mark IS NULL OR high_water_mark = ?)",
             )
             .bind(to)
             .bind(config_id)
-            .bind(from)
             .bind(from)
             .execute(&self.pool)
             .await

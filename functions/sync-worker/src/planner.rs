@@ -9,9 +9,10 @@
 
 use common::sqs::MessageError;
 use sync_engine::{
-    job::{Login, WriterSpec},
+    incremental::{Incremental, Window, advances, apply, current_value_sql},
+    job::{Login, ReaderSpec, WriterSpec},
     log::{DEFAULT_LOG_CAP_BYTES, RunLog},
-    run::prepare,
+    run::{prepare, reader_value},
     store::{self, Claim, status},
 };
 use tokio::time::Instant;
@@ -93,7 +94,7 @@ impl Worker {
         deadline: Instant,
         log: &RunLog,
     ) -> Result<Option<usize>, String> {
-        let snapshot = self.snapshot(config_id, exec_log_id, log).await?;
+        let snapshot = self.snapshot(config_id, exec_log_id, deadline, log).await?;
         log.info(&format!(
             "config {config_id} ({}): the DataX job runs natively, one range per invocation",
             snapshot.config_name
@@ -184,25 +185,94 @@ impl Worker {
         Ok(Some(prepared.tasks.len()))
     }
 
-    /// The config's job JSON for this run.
+    /// The config's job JSON for this run: for an incremental config, with the window
+    /// from its mark to the value read on the reader now.
     async fn snapshot(
         &self,
         config_id: u64,
-        _exec_log_id: u64,
-        _log: &RunLog,
+        exec_log_id: u64,
+        deadline: Instant,
+        log: &RunLog,
     ) -> Result<Snapshot, String> {
-        let config: Option<(String, String)> =
-            sqlx::query_as("SELECT config_name, content FROM json_config WHERE id = ?")
-                .bind(config_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| format!("reading config {config_id}: {e}"))?;
-        let (config_name, content) =
+        let config: Option<(String, String, Option<serde_json::Value>, Option<String>)> =
+            sqlx::query_as(
+                "SELECT config_name, content, incremental, high_water_mark FROM json_config WHERE id = ?",
+            )
+            .bind(config_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| format!("reading config {config_id}: {e}"))?;
+        let (config_name, content, incremental, mark) =
             config.ok_or_else(|| format!("config {config_id} no longer exists"))?;
+        let Some(setting) = incremental.filter(|v| !v.is_null()) else {
+            return Ok(Snapshot {
+                config_name,
+                content,
+                window: None,
+            });
+        };
+        let setting: Incremental = serde_json::from_value(setting)
+            .map_err(|e| format!("the stored incremental setting does not parse: {e}"))?;
+        // Two runs of one incremental config would read the same window.
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM exec_log WHERE config_id = ? AND id <> ? AND status = 'running'",
+        )
+        .bind(config_id)
+        .bind(exec_log_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| format!("reading the config's runs: {e}"))?;
+        if others > 0 {
+            return Err(format!(
+                "another run of incremental config {config_id} is running; this one would read the same window (run it again when that one ends)"
+            ));
+        }
+        let (raw, datasources) = self.load_job(&content).await?;
+        let ReaderSpec::Db(reader) = &raw.reader else {
+            return Err("incremental sync needs a database reader".into());
+        };
+        let first = reader
+            .connections
+            .first()
+            .and_then(|c| c.tables.first())
+            .map(String::as_str)
+            .unwrap_or_default();
+        let table = setting.source_table(first);
+        if table.is_empty() {
+            return Err(
+                "incremental.table is needed: the reader reads querySql, so it names no table to read the current value from"
+                    .into(),
+            );
+        }
+        let sql = current_value_sql(reader.kind, &setting, table);
+        let current = reader_value(&raw, &datasources, &self.options(deadline), &sql).await?;
+        let from = mark.unwrap_or_else(|| setting.initial_mark());
+        let to = match current {
+            Some(value) if advances(&setting, &from, &value).map_err(|e| e.to_string())? => value,
+            Some(value) => {
+                log.warn(&format!(
+                    "incremental: the current value {value} is not past the mark {from}; nothing new is read"
+                ));
+                from.clone()
+            }
+            None => from.clone(),
+        };
+        log.info(&format!(
+            "incremental by {} {}: from {from} to {to} (read on the reader now)",
+            setting.kind.as_str(),
+            setting.column
+        ));
+        let doc: serde_json::Value = serde_json::from_str(&content)
+            .map_err(|e| format!("the job JSON does not parse: {e}"))?;
+        let window = Window {
+            from: from.clone(),
+            to: to.clone(),
+        };
+        let applied = apply(&doc, &setting, &window).map_err(|e| e.to_string())?;
         Ok(Snapshot {
             config_name,
-            content,
-            window: None,
+            content: applied.to_string(),
+            window: Some((from, to)),
         })
     }
 }

@@ -14,7 +14,7 @@ use crate::{datasource_api::Api, sync_engine::PgTestDb};
 /// Rows of `src`: ids 1..=n with a name and a number.
 async fn fill_source(api: &Api, rows: i64) {
     let pool = &api.db.pool;
-    pool.execute("CREATE TABLE src (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(64) NOT NULL, n INT NULL) DEFAULT CHARSET=utf8mb4")
+    pool.execute("CREATE TABLE src (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(64) NOT NULL, n INT NULL, updated_at DATETIME NOT NULL DEFAULT '2026-01-01 00:00:00') DEFAULT CHARSET=utf8mb4")
         .await
         .expect("src");
     for chunk in (1..=rows).collect::<Vec<_>>().chunks(1000) {
@@ -55,24 +55,51 @@ async fn local_mysql(api: &Api, name: &str, checkpoint_table: bool) -> u64 {
 
 /// Saves a src → `target` job and queues a run; answers the run's id.
 async fn queue_run(api: &Api, reader: u64, writer: u64, write_mode: &str, setting: Value) -> u64 {
-    let job = json!({"job": {"setting": setting, "content": [{
-        "reader": {"name": "mysqlreader", "parameter": {"datasourceId": reader,
-            "column": ["id", "name", "n"], "splitPk": "id", "connection": [{"table": ["src"]}]}},
+    let config = save_config(
+        api,
+        src_job(reader, writer, write_mode, setting, None),
+        None,
+    )
+    .await;
+    exec(api, config).await
+}
+
+/// The job copying `src` to `dst` (`write_mode` "pg": insert into PostgreSQL).
+fn src_job(
+    reader: u64,
+    writer: u64,
+    write_mode: &str,
+    setting: Value,
+    where_clause: Option<&str>,
+) -> Value {
+    let mut reader_parameter = json!({"datasourceId": reader,
+        "column": ["id", "name", "n"], "splitPk": "id", "connection": [{"table": ["src"]}]});
+    if let Some(where_clause) = where_clause {
+        reader_parameter["where"] = json!(where_clause);
+    }
+    json!({"job": {"setting": setting, "content": [{
+        "reader": {"name": "mysqlreader", "parameter": reader_parameter},
         "writer": {"name": if write_mode == "pg" { "postgresqlwriter" } else { "mysqlwriter" },
             "parameter": {"datasourceId": writer, "column": ["id", "name", "n"],
             "writeMode": if write_mode == "pg" { "insert" } else { write_mode }, "batchSize": 100,
-            "connection": [{"table": ["dst"]}]}}}]}});
+            "connection": [{"table": ["dst"]}]}}}]}})
+}
+
+async fn save_config(api: &Api, job: Value, incremental: Option<Value>) -> u64 {
     let name = format!("ranges-{}", uuid::Uuid::new_v4().simple());
-    let saved = api
-        .json(
-            "POST",
-            "/api/config/save",
-            json!({"config_name": name, "content": job}),
-        )
-        .await;
+    let mut body = json!({"config_name": name, "content": job});
+    if let Some(incremental) = incremental {
+        body["incremental"] = incremental;
+    }
+    let saved = api.json("POST", "/api/config/save", body).await;
     assert_eq!(saved.status.as_u16(), 200, "{}", saved.body);
-    let id = saved.data()["id"].as_u64().expect("config id");
-    let queued = api.bare("POST", &format!("/api/config/exec?id={id}")).await;
+    saved.data()["id"].as_u64().expect("config id")
+}
+
+async fn exec(api: &Api, config: u64) -> u64 {
+    let queued = api
+        .bare("POST", &format!("/api/config/exec?id={config}"))
+        .await;
     assert_eq!(queued.status.as_u16(), 202, "{}", queued.body);
     queued.data()["exec_log_id"].as_u64().expect("run id")
 }
@@ -398,4 +425,231 @@ async fn ranges_stopped_at_an_injected_deadline_resume_from_the_targets_checkpoi
     .await
     .expect("digest");
     assert_eq!((rows, distinct, sum), expected);
+}
+
+async fn mark_of(api: &Api, config: u64) -> Option<String> {
+    sqlx::query_scalar("SELECT high_water_mark FROM json_config WHERE id = ?")
+        .bind(config)
+        .fetch_one(&api.db.pool)
+        .await
+        .expect("config")
+}
+
+async fn records_read(api: &Api, run: u64) -> u64 {
+    sqlx::query_scalar("SELECT records_read FROM exec_log WHERE id = ?")
+        .bind(run)
+        .fetch_one(&api.db.pool)
+        .await
+        .expect("run")
+}
+
+/// Waits until the database's clock is past `mark` (a time window ends at its run's
+/// start, exclusive).
+async fn wait_past(api: &Api, mark: &str) {
+    for _ in 0..50 {
+        let past: i64 = sqlx::query_scalar("SELECT NOW() > CAST(? AS DATETIME)")
+            .bind(mark)
+            .fetch_one(&api.db.pool)
+            .await
+            .expect("now");
+        if past == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the clock never passed {mark}");
+}
+
+/// Runs config `config` once through the queue; answers the run and its status.
+async fn run_config(api: &Api, worker: &Worker, config: u64) -> (u64, String) {
+    let run = exec(api, config).await;
+    api.drain(worker, 2, Duration::from_secs(120)).await;
+    let (status, _, error, log) = run_row(api, run).await;
+    assert!(
+        status == "succeeded" || status == "failed",
+        "{status}: {error:?}\n{log}"
+    );
+    (run, status)
+}
+
+#[tokio::test]
+async fn a_time_increment_copies_inserts_and_updates_between_runs_still_split_and_a_failed_run_keeps_the_mark()
+ {
+    let api = Api::new().await;
+    fill_source(&api, 3_000).await;
+    let pool = &api.db.pool;
+    pool.execute(
+        "CREATE TABLE dst (id BIGINT PRIMARY KEY, name VARCHAR(64), n INT) DEFAULT CHARSET=utf8mb4",
+    )
+    .await
+    .expect("dst");
+    let ds = local_mysql(&api, "local", false).await;
+    let job = src_job(
+        ds,
+        ds,
+        "update",
+        json!({"speed": {"channel": 2}}),
+        Some("updated_at >= ${lastTime} AND updated_at < ${currentTime}"),
+    );
+    let config = save_config(
+        &api,
+        job,
+        Some(json!({"kind": "time", "column": "updated_at"})),
+    )
+    .await;
+    let worker = worker(&api, Duration::from_secs(1));
+
+    let (run, status) = run_config(&api, &worker, config).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(records_read(&api, run).await, 3_000);
+    let ranges: u32 = sqlx::query_scalar("SELECT ranges FROM exec_log WHERE id = ?")
+        .bind(run)
+        .fetch_one(pool)
+        .await
+        .expect("ranges");
+    assert_eq!(ranges, 11, "an incremental run still splits on splitPk");
+    let first_mark = mark_of(&api, config).await.expect("a mark after a success");
+
+    // Between runs: 500 rows inserted and 100 updated, stamped at the mark.
+    sqlx::query("INSERT INTO src (id, name, n, updated_at) SELECT id + 3000, CONCAT('new-', id), id, ? FROM src WHERE id <= 500")
+        .bind(&first_mark)
+        .execute(pool)
+        .await
+        .expect("inserts");
+    sqlx::query("UPDATE src SET name = CONCAT(name, '-changed'), updated_at = ? WHERE id BETWEEN 1001 AND 1100")
+        .bind(&first_mark)
+        .execute(pool)
+        .await
+        .expect("updates");
+    wait_past(&api, &first_mark).await;
+    let (run, status) = run_config(&api, &worker, config).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(records_read(&api, run).await, 600, "only what changed");
+    assert_eq!(
+        mysql_digest(&api, "dst").await,
+        mysql_digest(&api, "src").await
+    );
+    let second_mark = mark_of(&api, config).await.expect("a mark");
+    assert!(second_mark > first_mark, "{second_mark} > {first_mark}");
+
+    // A run that fails leaves the mark: its window is read again by the next run.
+    sqlx::query("INSERT INTO src (id, name, n, updated_at) SELECT id + 4000, CONCAT('later-', id), NULL, ? FROM src WHERE id <= 50")
+        .bind(&second_mark)
+        .execute(pool)
+        .await
+        .expect("inserts");
+    wait_past(&api, &second_mark).await;
+    pool.execute("RENAME TABLE dst TO dst_away")
+        .await
+        .expect("rename");
+    let (_, status) = run_config(&api, &worker, config).await;
+    assert_eq!(status, "failed");
+    assert_eq!(mark_of(&api, config).await, Some(second_mark.clone()));
+    pool.execute("RENAME TABLE dst_away TO dst")
+        .await
+        .expect("rename back");
+    let (run, status) = run_config(&api, &worker, config).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(records_read(&api, run).await, 50);
+    assert_eq!(
+        mysql_digest(&api, "dst").await,
+        mysql_digest(&api, "src").await
+    );
+}
+
+#[tokio::test]
+async fn an_id_increment_without_placeholders_copies_only_the_new_rows_once() {
+    let api = Api::new().await;
+    fill_source(&api, 2_000).await;
+    api.db
+        .pool
+        .execute("CREATE TABLE dst (id BIGINT, name VARCHAR(64), n INT) DEFAULT CHARSET=utf8mb4")
+        .await
+        .expect("dst");
+    let ds = local_mysql(&api, "local", true).await;
+    let job = src_job(ds, ds, "insert", json!({"speed": {"channel": 2}}), None);
+    let config = save_config(&api, job, Some(json!({"kind": "id", "column": "id"}))).await;
+    let worker = worker(&api, Duration::from_secs(1));
+    let (run, status) = run_config(&api, &worker, config).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(records_read(&api, run).await, 2_000);
+    assert_eq!(mark_of(&api, config).await.as_deref(), Some("2000"));
+    let mut insert = QueryBuilder::new("INSERT INTO src (id, name, n) ");
+    insert.push_values(2001..=2300_i64, |mut row, id| {
+        row.push_bind(id)
+            .push_bind(format!("added-{id}"))
+            .push_bind(id);
+    });
+    insert.build().execute(&api.db.pool).await.expect("rows");
+    let (run, status) = run_config(&api, &worker, config).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(records_read(&api, run).await, 300);
+    assert_eq!(mark_of(&api, config).await.as_deref(), Some("2300"));
+    assert_eq!(
+        mysql_digest(&api, "dst").await,
+        mysql_digest(&api, "src").await
+    );
+    // Nothing new: a run reads nothing and the mark stays.
+    let (run, status) = run_config(&api, &worker, config).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(records_read(&api, run).await, 0);
+    assert_eq!(mark_of(&api, config).await.as_deref(), Some("2300"));
+}
+
+#[tokio::test]
+async fn incremental_settings_that_do_not_fit_the_job_are_refused_naming_the_field() {
+    let api = Api::new().await;
+    let ds = local_mysql(&api, "local", false).await;
+    let placeholders = src_job(
+        ds,
+        ds,
+        "insert",
+        json!({"speed": {"channel": 1}}),
+        Some("id > ${startId} AND id <= ${endId}"),
+    );
+    let cases = [
+        (placeholders.clone(), None, "the job uses ${startId}"),
+        (
+            placeholders.clone(),
+            Some(json!({"kind": "time", "column": "updated_at"})),
+            "startId",
+        ),
+        (
+            placeholders.clone(),
+            Some(json!({"kind": "id", "column": "id; DROP TABLE src"})),
+            "column",
+        ),
+        (
+            placeholders,
+            Some(json!({"kind": "id", "column": "id", "start": "yesterday"})),
+            "start",
+        ),
+        (
+            src_job(ds, ds, "insert", json!({}), None),
+            Some(json!({"kind": "hour", "column": "id"})),
+            "kind",
+        ),
+    ];
+    for (job, incremental, says) in cases {
+        let mut body = json!({"config_name": "inc", "content": job});
+        if let Some(incremental) = &incremental {
+            body["incremental"] = incremental.clone();
+        }
+        let reply = api.json("POST", "/api/config/save", body).await;
+        assert_eq!(
+            reply.status.as_u16(),
+            400,
+            "{incremental:?}: {}",
+            reply.body
+        );
+        assert_eq!(reply.data()["field"], "incremental", "{}", reply.body);
+        assert!(
+            reply.body["errmsg"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(says),
+            "{incremental:?} should say {says}: {}",
+            reply.body
+        );
+    }
 }
