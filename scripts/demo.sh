@@ -348,11 +348,23 @@ expect 400 api POST /api/config/save "${JSON[@]}" --data "{\"config_name\": \"ba
   \"writer\": {\"name\": \"streamwriter\", \"parameter\": {}}}]}}}"
 say "sync: POST /api/config/exec?id=$CONFIG (202: queued for sync-worker)"
 RUN=$(ok POST "/api/config/exec?id=$CONFIG" | tee /dev/stderr | jq -e .data.exec_log_id)
-say "sync: cargo lambda invoke sync-worker on what the queue holds"
-mapfile -t SYNC_BATCHES < <(.venv/bin/python scripts/lib/ads-demo.py drain "$SYNC_QUEUE_URL" "$SYNC")
-for batch in "${SYNC_BATCHES[@]}"; do invoke sync-worker --data-file "$batch"; echo; done | .venv/bin/python scripts/lib/ads-demo.py failures
-say "sync: the same message again (a redelivery): the run is already taken, nothing is copied twice"
-invoke sync-worker --data-file "${SYNC_BATCHES[0]}" | .venv/bin/python scripts/lib/ads-demo.py failures
+say "sync: cargo lambda invoke sync-worker on what the queue holds, round after round until it is empty"
+say "      (the run's message plans its ranges and queues the first 2 (channel 2); each finished range queues the next)"
+SYNC_ROUND=0
+PLAN_BATCH=
+while :; do
+  mkdir -p "$SYNC/round-$SYNC_ROUND"
+  mapfile -t SYNC_BATCHES < <(.venv/bin/python scripts/lib/ads-demo.py drain "$SYNC_QUEUE_URL" "$SYNC/round-$SYNC_ROUND")
+  [ "${#SYNC_BATCHES[@]}" -gt 0 ] || break
+  PLAN_BATCH=${PLAN_BATCH:-${SYNC_BATCHES[0]}}
+  for batch in "${SYNC_BATCHES[@]}"; do invoke sync-worker --data-file "$batch"; echo; done | .venv/bin/python scripts/lib/ads-demo.py failures
+  SYNC_ROUND=$((SYNC_ROUND + 1))
+  [ "$SYNC_ROUND" -lt 40 ] || { echo "the sync queue never emptied" >&2; exit 1; }
+done
+say "sync: the run's ranges (exec_range: one row per range, each a message of its own)"
+sql "SELECT task_index, status, invocations, written, resume_after FROM exec_range WHERE exec_log_id = $RUN ORDER BY task_index"
+say "sync: the run's first message again (a redelivery): the run is already taken, nothing is copied twice"
+invoke sync-worker --data-file "$PLAN_BATCH" | .venv/bin/python scripts/lib/ads-demo.py failures
 say "sync: GET /api/config/log?id=$RUN: DataX's summary at the end of the run's log"
 ok GET "/api/config/log?id=$RUN" | tee "$SYNC/log.json" | jq -r '.data.lines[-12:][]'
 jq -e '.data.run.status == "succeeded" and .data.run.records_written == 20000 and .data.run.records_failed == 0' "$SYNC/log.json" >/dev/null \

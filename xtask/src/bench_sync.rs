@@ -3,6 +3,14 @@
 //! same run: `mysqldump | mysql`, `SELECT … INTO OUTFILE` + `LOAD DATA INFILE`, and
 //! `psql \copy` of that file into PostgreSQL.
 //!
+//! The engine's MySQL→MySQL copy also runs as the deployed functions run it: the job saved
+//! as a config, a run queued on a real SQS queue (moto), and `channel` consumers, each a
+//! sync-worker of its own taking one message at a time, as Lambda runs the queue's
+//! messages with MaximumConcurrency = `channel`. Locally the consumers are tasks of one
+//! process on a multi-threaded runtime (the machine's cores run them in parallel); in
+//! AWS each is an execution environment. Its time is from queueing the run to the run's
+//! `succeeded`: planning, every range message and the assembly included.
+//!
 //! Every copy lands in a database of its own, created empty for the run, and is checked
 //! against the source (row count and a sum over every column) before its figure is
 //! printed: a fast copy that lost rows would be no figure at all.
@@ -25,7 +33,10 @@ use sync_engine::{
     job::Job,
     log::{DEFAULT_LOG_CAP_BYTES, RunLog},
     run::{Datasources, RunOptions, RunStatus, run as run_job},
+    vault::PasswordCipher,
 };
+
+use sync_worker::{RunMessage, Worker, WorkerSettings};
 
 use crate::bench_db::recreate;
 
@@ -35,6 +46,9 @@ const DUMP_DB: &str = "bench_sync_dump";
 const LOAD_DB: &str = "bench_sync_load";
 const PG_ENGINE_DB: &str = "bench_sync_engine";
 const PG_COPY_DB: &str = "bench_sync_copy";
+const PLATFORM_DB: &str = "bench_sync_platform";
+/// The channels of the runs through the workers.
+pub const WORKER_CHANNELS: [u32; 3] = [1, 2, 4];
 
 /// Ten columns of the kinds a business table has: keys, money, ratios, short and long
 /// text (some NULL, some non-ASCII), a time with milliseconds, a date, a flag.
@@ -90,6 +104,12 @@ pub struct SyncFigures {
     pub load_data_secs: f64,
     pub engine_pg_secs: f64,
     pub pg_copy_secs: f64,
+    /// MySQL→MySQL through sync-worker invocations: (channel, seconds, ranges).
+    pub workers_mysql: Vec<(u32, f64, u32)>,
+    /// The same at 4 channels with the checkpoint table (exactly once for insert).
+    pub workers_mysql_ledger_secs: f64,
+    /// MySQL→PostgreSQL (COPY) through 4 worker invocations.
+    pub workers_pg_secs: f64,
 }
 
 impl SyncFigures {
@@ -263,6 +283,62 @@ pub async fn run(
     )?;
     ensure_same("psql \\copy", &expected, &pg_check(&mut pg_copy).await?)?;
     println!("psql \\copy: {pg_copy_secs:.1} s");
+
+    // The same copies through sync-worker invocations.
+    let platform = Platform::new(&servers.mysql).await?;
+    let mut workers_mysql = Vec::new();
+    for channel in WORKER_CHANNELS {
+        let target = connect(&recreate(&servers.mysql, ENGINE_DB).await?).await?;
+        target.execute(MYSQL_DDL).await?;
+        let writer = platform.datasource(login, ENGINE_DB, false).await?;
+        let reader = platform.datasource(login, SOURCE_DB, false).await?;
+        let (secs, ranges) = platform
+            .timed_run(
+                &job_with(reader, channel, mysqlwriter(writer, batch_size)),
+                channel,
+            )
+            .await?;
+        verify_mysql(
+            &format!("workers MySQL→MySQL, channel {channel}"),
+            &expected,
+            target,
+        )
+        .await?;
+        println!("workers MySQL→MySQL, channel {channel} ({ranges} ranges): {secs:.1} s");
+        workers_mysql.push((channel, secs, ranges));
+    }
+    let target = connect(&recreate(&servers.mysql, ENGINE_DB).await?).await?;
+    target.execute(MYSQL_DDL).await?;
+    let writer = platform.datasource(login, ENGINE_DB, true).await?;
+    let reader = platform.datasource(login, SOURCE_DB, false).await?;
+    let (workers_mysql_ledger_secs, _) = platform
+        .timed_run(&job_with(reader, 4, mysqlwriter(writer, batch_size)), 4)
+        .await?;
+    verify_mysql("workers MySQL→MySQL with checkpoints", &expected, target).await?;
+    println!("workers MySQL→MySQL, channel 4, checkpoint table: {workers_mysql_ledger_secs:.1} s");
+    let mut pg_workers = recreate_pg(&servers.postgres_url, PG_ENGINE_DB).await?;
+    let writer = platform
+        .pg_datasource(&servers.postgres_url, PG_ENGINE_DB)
+        .await?;
+    let reader = platform.datasource(login, SOURCE_DB, false).await?;
+    let (workers_pg_secs, _) = platform
+        .timed_run(
+            &job_with(
+                reader,
+                4,
+                json!({"name": "postgresqlwriter", "parameter": {"datasourceId": writer,
+                    "batchSize": batch_size, "column": ["*"], "connection": [{"table": ["t"]}]}}),
+            ),
+            4,
+        )
+        .await?;
+    ensure_same(
+        "workers MySQL→PostgreSQL",
+        &expected,
+        &pg_check(&mut pg_workers).await?,
+    )?;
+    println!("workers MySQL→PostgreSQL, channel 4: {workers_pg_secs:.1} s");
+    drop(pg_workers);
     let _ = std::fs::remove_file(&file);
     drop(pg_engine);
     drop(pg_copy);
@@ -280,6 +356,9 @@ pub async fn run(
         load_data_secs,
         engine_pg_secs,
         pg_copy_secs,
+        workers_mysql,
+        workers_mysql_ledger_secs,
+        workers_pg_secs,
     })
 }
 
@@ -333,8 +412,52 @@ pub fn print(f: &SyncFigures) {
         "  MySQL→PostgreSQL vs OUTFILE + psql \\copy     {:>8.2}x",
         (f.outfile_secs + f.pg_copy_secs) / f.engine_pg_secs
     );
-    println!(" DataX's published single-table figures (other, larger machines; for reference):");
+    println!(
+        " MySQL → MySQL through sync-worker invocations (one queue message per range, `channel` consumers in parallel)"
+    );
+    for (channel, secs, ranges) in &f.workers_mysql {
+        line(
+            &format!("workers, channel {channel} ({ranges} ranges, insert)"),
+            *secs,
+        );
+    }
+    line(
+        "workers, channel 4, insert + checkpoint table",
+        f.workers_mysql_ledger_secs,
+    );
+    line(
+        "workers MySQL→PostgreSQL, channel 4 (COPY)",
+        f.workers_pg_secs,
+    );
+    println!(" ratios through the workers (vs mysqldump | mysql in this run)");
+    for (channel, secs, _) in &f.workers_mysql {
+        let ratio = f.dump_secs / secs;
+        let target = if *channel == 4 {
+            if ratio >= 1.5 {
+                " (target >= 1.5: met)"
+            } else {
+                " (target >= 1.5: NOT met)"
+            }
+        } else {
+            ""
+        };
+        println!("  channel {channel}                                     {ratio:>8.2}x{target}");
+    }
+    println!(
+        "  channel 4 with the checkpoint table              {:>8.2}x",
+        f.dump_secs / f.workers_mysql_ledger_secs
+    );
+    println!(
+        "  MySQL→PostgreSQL channel 4 vs OUTFILE + \\copy    {:>8.2}x",
+        (f.outfile_secs + f.pg_copy_secs) / f.workers_pg_secs
+    );
+    println!(
+        " this machine: {} CPU threads, the database servers on the same machine",
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
+    );
+    println!(" DataX's published figures (other, larger machines; for reference only):");
     println!("  mysqlwriter, 1 channel, batchSize 2048-4096       ~31,250 rec/s");
+    println!("  mysqlreader→mysqlwriter, 4 channels (24 cores)    ~80,000 rec/s");
     println!("  postgresqlwriter, 1 channel                        ~10,000 rec/s");
 }
 
@@ -538,4 +661,260 @@ fn ensure_same(what: &str, expected: &[String], got: &[String]) -> anyhow::Resul
 /// Where the server writes the export: on this machine's /tmp (the local server's).
 fn outfile_path() -> PathBuf {
     Path::new("/tmp").join(format!("bench-sync-{}.tsv", std::process::id()))
+}
+
+/// The writer of the worker runs: mysqlwriter by datasource, insert.
+fn mysqlwriter(datasource: u64, batch_size: u32) -> serde_json::Value {
+    json!({"name": "mysqlwriter", "parameter": {"datasourceId": datasource,
+        "writeMode": "insert", "batchSize": batch_size, "column": ["*"],
+        "connection": [{"table": ["t"]}]}})
+}
+
+/// A job reading the source table by datasource, `channel` ranges at once.
+fn job_with(reader: u64, channel: u32, writer: serde_json::Value) -> serde_json::Value {
+    json!({"job": {
+        "setting": {"speed": {"channel": channel}, "errorLimit": {"record": 0}},
+        "content": [{
+            "reader": {"name": "mysqlreader", "parameter": {"datasourceId": reader,
+                "column": ["*"], "splitPk": "id", "connection": [{"table": ["t"]}]}},
+            "writer": writer
+        }]
+    }})
+}
+
+/// The platform the worker runs use: its migrated database, a queue and a bucket on the
+/// local moto server (`AWS_ENDPOINT_URL`), a password key of its own.
+struct Platform {
+    pool: MySqlPool,
+    sqs: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
+    queue_url: String,
+    bucket: String,
+    cipher: PasswordCipher,
+}
+
+impl Platform {
+    async fn new(server: &DatabaseSettings) -> anyhow::Result<Self> {
+        let pool = crate::bench_db::fresh_migrated(server, PLATFORM_DB, 16).await?;
+        let endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .context("AWS_ENDPOINT_URL: the local moto server of the worker runs' queue")?;
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "bench",
+            ))
+            .load()
+            .await;
+        let sqs = common::aws::sqs_client(&sdk, Some(&endpoint));
+        let s3 = common::aws::s3_client(&sdk, Some(&endpoint));
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("bench-sync-{suffix}"))
+            .send()
+            .await
+            .context("creating the queue")?
+            .queue_url
+            .context("queue url")?;
+        let bucket = format!("bench-sync-{suffix}");
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .context("creating the bucket")?;
+        let cipher = PasswordCipher::from_key_text(&PasswordCipher::generate_key_hex())?;
+        Ok(Self {
+            pool,
+            sqs,
+            s3,
+            queue_url,
+            bucket,
+            cipher,
+        })
+    }
+
+    async fn save_datasource(
+        &self,
+        kind: &str,
+        host: &str,
+        port: u16,
+        database: &str,
+        user: &str,
+        password: &str,
+        checkpoint_table: bool,
+    ) -> anyhow::Result<u64> {
+        let now = chrono::Utc::now().naive_utc();
+        Ok(sqlx::query(
+            "INSERT INTO datasource (source_name, db_type, host, port, db_name, username, password, \
+             checkpoint_table, owner, insert_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'bench', ?, ?)",
+        )
+        .bind(format!("{database}-{}", uuid::Uuid::new_v4().simple()))
+        .bind(kind)
+        .bind(host)
+        .bind(port)
+        .bind(database)
+        .bind(user)
+        .bind(self.cipher.encrypt(password))
+        .bind(checkpoint_table)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .last_insert_id())
+    }
+
+    async fn datasource(
+        &self,
+        login: &MysqlLogin,
+        database: &str,
+        checkpoint_table: bool,
+    ) -> anyhow::Result<u64> {
+        self.save_datasource(
+            "mysql",
+            &login.host,
+            login.port,
+            database,
+            &login.user,
+            login.password.expose_secret(),
+            checkpoint_table,
+        )
+        .await
+    }
+
+    async fn pg_datasource(&self, server_url: &str, database: &str) -> anyhow::Result<u64> {
+        let options: sqlx::postgres::PgConnectOptions = server_url.parse()?;
+        self.save_datasource(
+            "postgresql",
+            options.get_host(),
+            options.get_port(),
+            database,
+            options.get_username(),
+            "",
+            false,
+        )
+        .await
+    }
+
+    /// Saves `job` as a config, queues a run and runs it with `consumers` workers taking
+    /// one message at a time; answers the seconds from queueing to `succeeded` and the
+    /// run's ranges.
+    async fn timed_run(
+        &self,
+        job: &serde_json::Value,
+        consumers: u32,
+    ) -> anyhow::Result<(f64, u32)> {
+        let now = chrono::Utc::now().naive_utc();
+        let config = sqlx::query(
+            "INSERT INTO json_config (config_name, config_path, content, owner, insert_time, update_time) \
+             VALUES (?, '', ?, 'bench', ?, ?)",
+        )
+        .bind(format!("bench-{}", uuid::Uuid::new_v4().simple()))
+        .bind(job.to_string())
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .last_insert_id();
+        let started = Instant::now();
+        let run = sqlx::query(
+            "INSERT INTO exec_log (config_id, exec_name, status, owner, insert_date) VALUES (?, 'bench', 'queued', 'bench', ?)",
+        )
+        .bind(config)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .last_insert_id();
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(json!({"exec_log_id": run}).to_string())
+            .send()
+            .await
+            .context("queueing the run")?;
+        let mut consumers_set = tokio::task::JoinSet::new();
+        for _ in 0..consumers {
+            let worker = Worker {
+                pool: self.pool.clone(),
+                s3: self.s3.clone(),
+                sqs: self.sqs.clone(),
+                cipher: self.cipher.clone(),
+                settings: WorkerSettings {
+                    allow: AllowList::loopback(),
+                    connect_timeout: std::time::Duration::from_secs(5),
+                    zone: chrono_tz::Asia::Shanghai,
+                    bucket: self.bucket.clone(),
+                    deadline_margin: std::time::Duration::from_secs(60),
+                    stale_secs: 1800,
+                    result_max_bytes: 65_536,
+                    queue_url: self.queue_url.clone(),
+                    checkpoint_every: std::time::Duration::from_secs(10),
+                    lease: std::time::Duration::from_secs(120),
+                },
+            };
+            consumers_set.spawn(consume(
+                worker,
+                self.sqs.clone(),
+                self.queue_url.clone(),
+                run,
+            ));
+        }
+        while let Some(done) = consumers_set.join_next().await {
+            done??;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let (status, error, ranges): (String, Option<String>, u32) =
+            sqlx::query_as("SELECT status, error, ranges FROM exec_log WHERE id = ?")
+                .bind(run)
+                .fetch_one(&self.pool)
+                .await?;
+        ensure!(
+            status == "succeeded",
+            "the worker run {status}: {}",
+            error.unwrap_or_default()
+        );
+        Ok((secs, ranges))
+    }
+}
+
+/// One worker environment: takes one message at a time (the event source's batch of one)
+/// until the run has ended.
+async fn consume(
+    worker: Worker,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    run: u64,
+) -> anyhow::Result<()> {
+    let until = Instant::now() + std::time::Duration::from_secs(3600);
+    loop {
+        ensure!(Instant::now() < until, "the run did not end within an hour");
+        let status: String = sqlx::query_scalar("SELECT status FROM exec_log WHERE id = ?")
+            .bind(run)
+            .fetch_one(&worker.pool)
+            .await?;
+        if status == "succeeded" || status == "failed" {
+            return Ok(());
+        }
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(1)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .context("receiving")?;
+        for message in received.messages.unwrap_or_default() {
+            let body: RunMessage = serde_json::from_str(message.body().unwrap_or_default())?;
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(900);
+            worker
+                .handle_message(body, deadline)
+                .await
+                .map_err(|e| anyhow::anyhow!("{body:?}: {e}"))?;
+            sqs.delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .context("deleting")?;
+        }
+    }
 }
