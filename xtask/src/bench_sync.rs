@@ -29,7 +29,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sqlx::{Connection, Executor, MySqlPool, PgConnection, Row, mysql::MySqlConnectOptions};
 use sync_engine::{
-    endpoint::AllowList,
+    endpoint::{AllowList, DbKind, Endpoint},
     job::Job,
     log::{DEFAULT_LOG_CAP_BYTES, RunLog},
     run::{Datasources, RunOptions, RunStatus, run as run_job},
@@ -735,12 +735,7 @@ impl Platform {
 
     async fn save_datasource(
         &self,
-        kind: &str,
-        host: &str,
-        port: u16,
-        database: &str,
-        user: &str,
-        password: &str,
+        endpoint: &Endpoint,
         checkpoint_table: bool,
     ) -> anyhow::Result<u64> {
         let now = chrono::Utc::now().naive_utc();
@@ -748,13 +743,13 @@ impl Platform {
             "INSERT INTO datasource (source_name, db_type, host, port, db_name, username, password, \
              checkpoint_table, owner, insert_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'bench', ?, ?)",
         )
-        .bind(format!("{database}-{}", uuid::Uuid::new_v4().simple()))
-        .bind(kind)
-        .bind(host)
-        .bind(port)
-        .bind(database)
-        .bind(user)
-        .bind(self.cipher.encrypt(password))
+        .bind(format!("{}-{}", endpoint.database, uuid::Uuid::new_v4().simple()))
+        .bind(endpoint.kind.as_str())
+        .bind(&endpoint.host)
+        .bind(endpoint.port)
+        .bind(&endpoint.database)
+        .bind(&endpoint.username)
+        .bind(self.cipher.encrypt(endpoint.password.expose_secret()))
         .bind(checkpoint_table)
         .bind(now)
         .bind(now)
@@ -769,30 +764,28 @@ impl Platform {
         database: &str,
         checkpoint_table: bool,
     ) -> anyhow::Result<u64> {
-        self.save_datasource(
-            "mysql",
-            &login.host,
-            login.port,
-            database,
-            &login.user,
-            login.password.expose_secret(),
-            checkpoint_table,
-        )
-        .await
+        let endpoint = Endpoint {
+            kind: DbKind::Mysql,
+            host: login.host.clone(),
+            port: login.port,
+            database: database.to_owned(),
+            username: login.user.clone(),
+            password: login.password.clone(),
+        };
+        self.save_datasource(&endpoint, checkpoint_table).await
     }
 
     async fn pg_datasource(&self, server_url: &str, database: &str) -> anyhow::Result<u64> {
         let options: sqlx::postgres::PgConnectOptions = server_url.parse()?;
-        self.save_datasource(
-            "postgresql",
-            options.get_host(),
-            options.get_port(),
-            database,
-            options.get_username(),
-            "",
-            false,
-        )
-        .await
+        let endpoint = Endpoint {
+            kind: DbKind::Postgresql,
+            host: options.get_host().to_owned(),
+            port: options.get_port(),
+            database: database.to_owned(),
+            username: options.get_username().to_owned(),
+            password: SecretString::from(String::new()),
+        };
+        self.save_datasource(&endpoint, false).await
     }
 
     /// Saves `job` as a config, queues a run and runs it with `consumers` workers taking

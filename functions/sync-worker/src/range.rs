@@ -47,17 +47,28 @@ pub(crate) struct RunRow {
     pub lanes: u32,
 }
 
+type RunRowTuple = (String, Option<String>, Option<String>, Option<String>, u32);
+
+/// What a range runs with: the run's job, its datasources, this range's options, where it
+/// resumes and what its earlier invocations did.
+struct RangeSetup {
+    job: sync_engine::job::Job,
+    datasources: sync_engine::run::Datasources,
+    options: sync_engine::run::RunOptions,
+    resume: Option<i64>,
+    base: Counts,
+}
+
 pub(crate) async fn run_row(
     pool: &sqlx::MySqlPool,
     run: u64,
 ) -> Result<Option<RunRow>, sqlx::Error> {
-    let row: Option<(String, Option<String>, Option<String>, Option<String>, u32)> =
-        sqlx::query_as(
-            "SELECT status, job_content, run_token, exactly_once, lanes FROM exec_log WHERE id = ?",
-        )
-        .bind(run)
-        .fetch_optional(pool)
-        .await?;
+    let row: Option<RunRowTuple> = sqlx::query_as(
+        "SELECT status, job_content, run_token, exactly_once, lanes FROM exec_log WHERE id = ?",
+    )
+    .bind(run)
+    .fetch_optional(pool)
+    .await?;
     Ok(row.map(
         |(status, job_content, run_token, exactly_once, lanes)| RunRow {
             status,
@@ -181,7 +192,13 @@ impl Worker {
         let prepared = self
             .range_setup(run, index, row, &range, lease, &log, deadline)
             .await;
-        let (job, datasources, mut options, resume, base) = match prepared {
+        let RangeSetup {
+            job,
+            datasources,
+            mut options,
+            resume,
+            base,
+        } = match prepared {
             Ok(setup) => setup,
             Err(reason) => {
                 log.error(&reason);
@@ -313,16 +330,7 @@ impl Worker {
         lease: &str,
         log: &RunLog,
         deadline: Instant,
-    ) -> Result<
-        (
-            sync_engine::job::Job,
-            sync_engine::run::Datasources,
-            sync_engine::run::RunOptions,
-            Option<i64>,
-            Counts,
-        ),
-        String,
-    > {
+    ) -> Result<RangeSetup, String> {
         let content = row
             .job_content
             .as_deref()
@@ -377,7 +385,13 @@ impl Worker {
                 (range.resume_after, range.counts)
             }
         };
-        Ok((job, datasources, options, resume, base))
+        Ok(RangeSetup {
+            job,
+            datasources,
+            options,
+            resume,
+            base,
+        })
     }
 
     /// After range `index` is done: the successor it queued gets its message, and the
