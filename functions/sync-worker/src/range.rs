@@ -232,7 +232,9 @@ impl Worker {
             run,
             index,
             lease.to_owned(),
-            (row.exactly_once == ExactlyOnce::Rewrite).then_some(base),
+            // Only a task read in key order has a checkpoint to record: a task without one
+            // starts again from its beginning, with the counts it had before.
+            (row.exactly_once == ExactlyOnce::Rewrite && range.task.resumable()).then_some(base),
             latest,
             cancel.clone(),
             self.settings.checkpoint_every,
