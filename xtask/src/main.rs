@@ -11,6 +11,10 @@ use xtask::{
     generate::{EntryFormat, GenerateOptions, write_zip},
 };
 
+// The engine allocates a value per cell it copies; see the workspace's mimalloc entry.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]

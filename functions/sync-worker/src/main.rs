@@ -16,6 +16,10 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sync_engine::vault::PasswordCipher;
 use sync_worker::{Worker, WorkerSettings};
 
+// The engine allocates a value per cell it copies; see the workspace's mimalloc entry.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
