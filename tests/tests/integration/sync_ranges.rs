@@ -653,3 +653,39 @@ async fn incremental_settings_that_do_not_fit_the_job_are_refused_naming_the_fie
         );
     }
 }
+
+#[tokio::test]
+async fn the_sample_events_are_read_as_the_queue_delivers_them() {
+    let api = Api::new().await;
+    let worker = api.worker();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for (name, sample, failures) in [
+        // No run 1 or range 0 of it in a fresh database: acknowledged, nothing to do.
+        (
+            "run",
+            include_str!("../../../events/sync-worker/run.json"),
+            0,
+        ),
+        (
+            "range",
+            include_str!("../../../events/sync-worker/range.json"),
+            0,
+        ),
+        // Not a message of this queue: reported, so it reaches the dead-letter queue.
+        (
+            "malformed",
+            include_str!("../../../events/sync-worker/malformed.json"),
+            1,
+        ),
+    ] {
+        let event: aws_lambda_events::sqs::SqsEvent =
+            serde_json::from_str(sample).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let body = event.records[0].body.clone().unwrap_or_default();
+        let response = worker.handle(event, deadline).await;
+        assert_eq!(response.batch_item_failures.len(), failures, "{name}");
+        if failures == 0 {
+            let message: RunMessage = serde_json::from_str(&body).expect("a run message");
+            assert_eq!(deliver(&worker, message).await, Handled::Missing, "{name}");
+        }
+    }
+}
