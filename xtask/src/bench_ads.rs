@@ -337,13 +337,7 @@ async fn redis_incr(url: &str, events: &[HitEvent]) -> anyhow::Result<f64> {
 async fn hits(pool: &MySqlPool, endpoint: &str, figures: &mut AdsFigures) -> anyhow::Result<()> {
     use axum::{body::Body, http::Request};
     use tower::ServiceExt;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ))
-        .load()
-        .await;
+    let sdk = crate::bench_db::moto_sdk_config().await;
     let sqs = common::aws::sqs_client(&sdk, Some(endpoint));
     // Fresh queues per run: moto's sends slow down as a queue fills, so the bare sends are
     // timed first, on a queue of their own.

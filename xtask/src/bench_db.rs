@@ -54,3 +54,15 @@ pub async fn fresh_migrated(
         .with_context(|| format!("applying the migrations to {name}"))?;
     Ok(pool)
 }
+
+/// The SDK configuration of the benchmarks' local moto server: test credentials, us-east-1
+/// (the endpoint is given to each client).
+pub async fn moto_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "bench",
+        ))
+        .load()
+        .await
+}

@@ -321,13 +321,7 @@ pub async fn run(
 }
 
 async fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ))
-        .load()
-        .await;
+    let sdk = crate::bench_db::moto_sdk_config().await;
     common::aws::sqs_client(&sdk, Some(endpoint))
 }
 

@@ -698,13 +698,7 @@ impl Platform {
         let pool = crate::bench_db::fresh_migrated(server, PLATFORM_DB, 16).await?;
         let endpoint = std::env::var("AWS_ENDPOINT_URL")
             .context("AWS_ENDPOINT_URL: the local moto server of the worker runs' queue")?;
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "bench",
-            ))
-            .load()
-            .await;
+        let sdk = crate::bench_db::moto_sdk_config().await;
         let sqs = common::aws::sqs_client(&sdk, Some(&endpoint));
         let s3 = common::aws::s3_client(&sdk, Some(&endpoint));
         let suffix = uuid::Uuid::new_v4().simple().to_string();

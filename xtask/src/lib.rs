@@ -12,7 +12,8 @@
 //!   end to end against the fake HCX at its rate limit, and sending to moto.
 //! - [`chats`]: generated chat logs (Korean and English, repeats, variants) and the
 //!   original keyword batch's two queries.
-//! - [`bench_db`]: the server from `DATABASE_URL` and a fresh database per benchmark.
+//! - [`bench_db`]: the server from `DATABASE_URL`, a fresh database per benchmark, and the
+//!   SDK configuration of the local moto server.
 
 pub mod bench;
 pub mod bench_ads;
