@@ -302,7 +302,9 @@ async fn a_replace_job_resumes_a_killed_range_from_its_last_checkpoint_and_rewri
         ds,
         ds,
         "replace",
-        json!({"speed": {"channel": 2, "record": 2000}}),
+        // 500 rows a second per range: a range of about 455 rows takes most of a second,
+        // so its first checkpoint (150 ms) comes well before its end.
+        json!({"speed": {"channel": 2, "record": 1000}}),
     )
     .await;
     let worker = worker(&api, Duration::from_millis(150));
@@ -395,12 +397,12 @@ async fn ranges_stopped_at_an_injected_deadline_resume_from_the_targets_checkpoi
         source,
         target,
         "pg",
-        json!({"speed": {"channel": 1, "record": 1500}}),
+        json!({"speed": {"channel": 1, "record": 1000}}),
     )
     .await;
     let worker = worker(&api, Duration::from_secs(1));
     // Each invocation stops 1 s (the margin) before a deadline 1.6 s away: ranges of
-    // about 800 rows at 1,500 rows/s need two or three invocations each.
+    // about 800 rows at 1,000 rows/s need at least two invocations each.
     let handled = api.drain(&worker, 1, Duration::from_millis(1_600)).await;
     let continued = handled
         .iter()
