@@ -401,13 +401,9 @@ pub async fn claim_target_checkpoint(
     options: &RunOptions,
     checkpoint: &TargetCheckpoint,
 ) -> Result<Option<checkpoint::Stored>, String> {
-    let WriterSpec::Db(writer) = &job.writer else {
+    let Some(mut conn) = open_writer(job, datasources, options).await? else {
         return Err("a checkpoint table needs a database writer".into());
     };
-    let endpoint = writer_endpoint(writer, datasources).map_err(|f| f.to_string())?;
-    let mut conn = open(&endpoint, options, &writer.session)
-        .await
-        .map_err(|f| f.to_string())?;
     checkpoint::fence(&mut conn, checkpoint).await.map_err(|e| {
         format!(
             "claiming the checkpoint of task {}: {e}",
@@ -441,6 +437,22 @@ pub async fn reader_value(
     Ok(value)
 }
 
+/// A connection to the writer's target (its `session` run); `None` for streamwriter.
+async fn open_writer(
+    job: &Job,
+    datasources: &Datasources,
+    options: &RunOptions,
+) -> Result<Option<Conn>, String> {
+    let WriterSpec::Db(writer) = &job.writer else {
+        return Ok(None);
+    };
+    let endpoint = writer_endpoint(writer, datasources).map_err(|f| f.to_string())?;
+    open(&endpoint, options, &writer.session)
+        .await
+        .map(Some)
+        .map_err(|f| f.to_string())
+}
+
 /// Removes a finished run's rows from the target's checkpoint table.
 pub async fn drop_target_checkpoints(
     job: &Job,
@@ -448,13 +460,9 @@ pub async fn drop_target_checkpoints(
     options: &RunOptions,
     run_token: &str,
 ) -> Result<u64, String> {
-    let WriterSpec::Db(writer) = &job.writer else {
+    let Some(mut conn) = open_writer(job, datasources, options).await? else {
         return Ok(0);
     };
-    let endpoint = writer_endpoint(writer, datasources).map_err(|f| f.to_string())?;
-    let mut conn = open(&endpoint, options, &writer.session)
-        .await
-        .map_err(|f| f.to_string())?;
     checkpoint::delete_run(&mut conn, run_token)
         .await
         .map_err(|e| format!("removing the run's checkpoints: {e}"))

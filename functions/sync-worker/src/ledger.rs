@@ -303,26 +303,31 @@ pub async fn requeue(
     restart: bool,
     ended: &Ended<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let sql = format!(
-        "UPDATE exec_range SET status = 'queued', resume_after = ?, restarts = restarts + ?, {ENDED_SET} \
-         WHERE exec_log_id = ? AND task_index = ? AND status = 'running' AND lease = ?"
-    );
+    let sql = ended_sql("status = 'queued', resume_after = ?, restarts = restarts + ?");
     let query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(resume_after)
         .bind(u32::from(restart));
-    let query = bind_ended(query, ended);
-    Ok(query
-        .bind(run)
-        .bind(index)
-        .bind(ended.lease)
+    Ok(bind_ended(query, run, index, ended)
         .execute(pool)
         .await?
         .rows_affected()
         == 1)
 }
 
+/// The UPDATE that ends an invocation of a range: `head` sets its new state, the rest
+/// records the invocation ([`Ended`]) while the range is still under its lease.
+fn ended_sql(head: &str) -> String {
+    format!(
+        "UPDATE exec_range SET {head}, {ENDED_SET} \
+         WHERE exec_log_id = ? AND task_index = ? AND status = 'running' AND lease = ?"
+    )
+}
+
+/// Binds [`ended_sql`]'s parameters after `head`'s.
 fn bind_ended<'q>(
     query: sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>,
+    run: u64,
+    index: u32,
     ended: &'q Ended<'q>,
 ) -> sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments> {
     query
@@ -334,6 +339,9 @@ fn bind_ended<'q>(
         .bind(ended.log)
         .bind(ended.started.naive_utc())
         .bind(ended.ended.naive_utc())
+        .bind(run)
+        .bind(index)
+        .bind(ended.lease)
 }
 
 /// Marks a range done and, in the same transaction, queues the next pending range as its
@@ -367,17 +375,16 @@ async fn try_complete(
     ended: &Ended<'_>,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let sql = format!(
-        "UPDATE exec_range SET status = 'done', {ENDED_SET} \
-         WHERE exec_log_id = ? AND task_index = ? AND status = 'running' AND lease = ?"
-    );
-    let done = bind_ended(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), ended)
-        .bind(run)
-        .bind(index)
-        .bind(ended.lease)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
+    let sql = ended_sql("status = 'done'");
+    let done = bind_ended(
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
+        run,
+        index,
+        ended,
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
         == 1;
     if !done {
         return Ok(false);
@@ -402,18 +409,9 @@ pub async fn fail(
     reason: &str,
     ended: &Ended<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let sql = format!(
-        "UPDATE exec_range SET status = 'failed', error = ?, {ENDED_SET} \
-         WHERE exec_log_id = ? AND task_index = ? AND status = 'running' AND lease = ?"
-    );
-    let query = bind_ended(
-        sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(reason),
-        ended,
-    );
-    Ok(query
-        .bind(run)
-        .bind(index)
-        .bind(ended.lease)
+    let sql = ended_sql("status = 'failed', error = ?");
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(reason);
+    Ok(bind_ended(query, run, index, ended)
         .execute(pool)
         .await?
         .rows_affected()

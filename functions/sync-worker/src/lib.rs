@@ -27,7 +27,7 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono_tz::Tz;
 use common::{
-    config::{ConfigError, env_opt, env_or},
+    config::{ConfigError, env_in_range, env_opt, env_or},
     sqs::{MessageError, OutgoingMessage, Producer, handle_batch},
 };
 use serde::Deserialize;
@@ -121,14 +121,7 @@ impl WorkerSettings {
             name: "SYNC_QUEUE_URL",
             hint: "this function's own queue, where the ranges of a run are sent",
         })?;
-        let checkpoint_secs: u64 = env_or("SYNC_CHECKPOINT_SECS", 10)?;
-        if !(1..=300).contains(&checkpoint_secs) {
-            return Err(invalid(
-                "SYNC_CHECKPOINT_SECS",
-                checkpoint_secs,
-                "must be 1 to 300",
-            ));
-        }
+        let checkpoint_secs: u64 = env_in_range("SYNC_CHECKPOINT_SECS", 10, 1, 300)?;
         let lease_secs: u64 = env_or("SYNC_RANGE_LEASE_SECS", 120)?;
         if lease_secs < 3 * checkpoint_secs || lease_secs > stale_secs {
             return Err(invalid(
@@ -234,10 +227,7 @@ impl Worker {
 
     /// A run's job (its snapshot or its config's JSON) parsed, with its datasources.
     pub(crate) async fn load_job(&self, content: &str) -> Result<(Job, Datasources), String> {
-        let doc: serde_json::Value = serde_json::from_str(content)
-            .map_err(|e| format!("the job JSON does not parse: {e}"))?;
-        let job = Job::parse(&doc)
-            .map_err(|problems| format!("the job JSON is not valid: {problems}"))?;
+        let job = parse_job(content)?;
         let mut datasources = Datasources::new();
         for (side, id) in job.datasource_ids() {
             let endpoint = store::datasource_endpoint(&self.pool, &self.cipher, id)
@@ -306,7 +296,7 @@ impl Worker {
                 }
             }
         };
-        let counts = summary.as_ref().map(|(s, _)| (*s).clone());
+        let counts = summary.as_ref().map(|(s, _)| *s);
         Finished {
             status,
             exec_result,
@@ -320,6 +310,13 @@ impl Worker {
             error,
         }
     }
+}
+
+/// A job JSON's text parsed and validated; `Err` says why it cannot run.
+pub(crate) fn parse_job(content: &str) -> Result<Job, String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(content).map_err(|e| format!("the job JSON does not parse: {e}"))?;
+    Job::parse(&doc).map_err(|problems| format!("the job JSON is not valid: {problems}"))
 }
 
 /// The first `max` bytes of `text`, cut at a character boundary.

@@ -10,9 +10,9 @@
 use common::sqs::MessageError;
 use sync_engine::{
     incremental::{Incremental, Window, advances, apply, current_value_sql},
-    job::{Login, ReaderSpec, WriterSpec},
+    job::{Job, Login, ReaderSpec, WriterSpec},
     log::{DEFAULT_LOG_CAP_BYTES, RunLog},
-    run::{prepare, reader_value},
+    run::{Datasources, prepare, reader_value},
     store::{self, Claim, status},
 };
 use tokio::time::Instant;
@@ -20,12 +20,16 @@ use tokio::time::Instant;
 use crate::{
     Handled, Worker,
     ledger::{self, ExactlyOnce, Plan},
+    parse_job,
 };
 
 /// The job a run will run, as the config holds it when the run starts.
 pub(crate) struct Snapshot {
     pub config_name: String,
     pub content: String,
+    /// `content` parsed, and the datasources it names (resolved once).
+    pub job: Job,
+    pub datasources: Datasources,
     /// The incremental window `(from, to)` substituted into `content`, if any.
     pub window: Option<(String, String)>,
 }
@@ -99,7 +103,7 @@ impl Worker {
             "config {config_id} ({}): the DataX job runs natively, one range per invocation",
             snapshot.config_name
         ));
-        let (job, datasources) = self.load_job(&snapshot.content).await?;
+        let (job, datasources) = (&snapshot.job, &snapshot.datasources);
         let consent = match &job.writer {
             WriterSpec::Db(writer) => match writer.login {
                 Login::Datasource(id) => sqlx::query_scalar::<_, bool>(
@@ -115,7 +119,7 @@ impl Worker {
             WriterSpec::Stream(_) => false,
         };
         let options = self.options(deadline);
-        let prepared = prepare(&job, &datasources, &options, log, consent).await?;
+        let prepared = prepare(job, datasources, &options, log, consent).await?;
         let exactly_once = if consent {
             ExactlyOnce::Ledger
         } else if prepared.rewrite_safe {
@@ -204,10 +208,13 @@ impl Worker {
             .map_err(|e| format!("reading config {config_id}: {e}"))?;
         let (config_name, content, incremental, mark) =
             config.ok_or_else(|| format!("config {config_id} no longer exists"))?;
+        let (raw, datasources) = self.load_job(&content).await?;
         let Some(setting) = incremental.filter(|v| !v.is_null()) else {
             return Ok(Snapshot {
                 config_name,
                 content,
+                job: raw,
+                datasources,
                 window: None,
             });
         };
@@ -227,7 +234,6 @@ impl Worker {
                 "another run of incremental config {config_id} is running; this one would read the same window (run it again when that one ends)"
             ));
         }
-        let (raw, datasources) = self.load_job(&content).await?;
         let ReaderSpec::Db(reader) = &raw.reader else {
             return Err("incremental sync needs a database reader".into());
         };
@@ -268,10 +274,16 @@ impl Worker {
             from: from.clone(),
             to: to.clone(),
         };
-        let applied = apply(&doc, &setting, &window).map_err(|e| e.to_string())?;
+        let applied = apply(&doc, &setting, &window)
+            .map_err(|e| e.to_string())?
+            .to_string();
+        // The window changes the reader's SQL only: the datasources stay those resolved.
+        let job = parse_job(&applied)?;
         Ok(Snapshot {
             config_name,
-            content: applied.to_string(),
+            content: applied,
+            job,
+            datasources,
             window: Some((from, to)),
         })
     }
